@@ -1,0 +1,14 @@
+extension KernelRegistry {
+    /// Every kernel Onyx ships, registered family by family.
+    public static let standard: KernelRegistry = {
+        var registry = KernelRegistry()
+        registerMathKernels(into: &registry)
+        registerMovementKernels(into: &registry)
+        registerNeuralNetKernels(into: &registry)
+        registerControlFlowKernels(into: &registry)
+        registerSequenceKernels(into: &registry)
+        registerQuantizationKernels(into: &registry)
+        registerStringKernels(into: &registry)
+        return registry
+    }()
+}

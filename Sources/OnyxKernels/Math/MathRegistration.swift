@@ -1,0 +1,3 @@
+/// Registers the kernels of the Math folder.
+func registerMathKernels(into registry: inout KernelRegistry) {
+}

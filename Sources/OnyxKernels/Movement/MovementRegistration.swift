@@ -1,0 +1,3 @@
+/// Registers the kernels of the Movement folder.
+func registerMovementKernels(into registry: inout KernelRegistry) {
+}

@@ -1,0 +1,3 @@
+/// Registers the kernels of the NeuralNet folder.
+func registerNeuralNetKernels(into registry: inout KernelRegistry) {
+}

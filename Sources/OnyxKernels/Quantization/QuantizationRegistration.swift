@@ -1,0 +1,3 @@
+/// Registers the kernels of the Quantization folder.
+func registerQuantizationKernels(into registry: inout KernelRegistry) {
+}

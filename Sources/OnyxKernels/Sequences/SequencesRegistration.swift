@@ -1,0 +1,3 @@
+/// Registers the kernels of the Sequences folder.
+func registerSequenceKernels(into registry: inout KernelRegistry) {
+}

@@ -1,0 +1,3 @@
+/// Registers the kernels of the Strings folder.
+func registerStringKernels(into registry: inout KernelRegistry) {
+}
