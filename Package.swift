@@ -27,7 +27,7 @@ let package = Package(
             dependencies: ["Onyx", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "OnyxFormatTests", dependencies: ["OnyxFormat"]),
-        .testTarget(name: "OnyxKernelTests", dependencies: ["Onyx"]),
+        .testTarget(name: "OnyxKernelTests", dependencies: ["OnyxKernels", "OnyxCore", "OnyxFormat"]),
         .testTarget(name: "OnyxRuntimeTests", dependencies: ["Onyx"]),
         .testTarget(name: "InferCLITests", dependencies: ["Onyx"]),
         .testTarget(name: "ConformanceTests", dependencies: ["Onyx"]),
