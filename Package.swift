@@ -29,8 +29,8 @@ let package = Package(
         .testTarget(name: "OnyxFormatTests", dependencies: ["OnyxFormat"]),
         .testTarget(name: "OnyxKernelTests", dependencies: ["OnyxKernels", "OnyxCore", "OnyxFormat"]),
         .testTarget(name: "OnyxRuntimeTests", dependencies: ["Onyx"]),
-        .testTarget(name: "InferCLITests", dependencies: ["Onyx"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["Onyx"]),
+        .testTarget(name: "InferCLITests", dependencies: ["infer"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["infer"]),
     ],
     swiftLanguageModes: [.v6]
 )

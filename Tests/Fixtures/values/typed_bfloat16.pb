@@ -1,0 +1,1 @@
+*ÀBtyped_bfloat16

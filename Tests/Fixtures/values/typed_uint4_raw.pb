@@ -1,0 +1,1 @@
+*ñBtyped_uint4_raw
