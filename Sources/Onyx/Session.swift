@@ -41,9 +41,10 @@ public final class Session: Sendable {
     public init(model: ModelProto, options: SessionOptions = SessionOptions()) throws {
         self.model = model
         self.options = options
-        graph = try Graph(model: model)
-        let unsupported = Plan.unsupportedNodes(in: graph, registry: options.registry)
+        let decoded = try Graph(model: model)
+        let unsupported = Plan.unsupportedNodes(in: decoded, registry: options.registry)
         guard unsupported.isEmpty else { throw RuntimeError.unsupportedOperators(unsupported) }
+        graph = ShapeInference.infer(try ConstantFolding.fold(decoded, registry: options.registry))
         plan = try Plan(graph: graph, registry: options.registry)
     }
 

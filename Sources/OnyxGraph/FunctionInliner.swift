@@ -44,7 +44,7 @@ struct FunctionInliner {
         for attribute in function.attributes { defaults[attribute.name] = attribute.value }
         return function.nodes.map { inner in
             var node = Node(
-                name: prefix + inner.name, opType: inner.opType, domain: inner.domain,
+                name: prefix + (inner.name.isEmpty ? inner.opType : inner.name), opType: inner.opType, domain: inner.domain,
                 inputs: inner.inputs.map { rename[$0] ?? prefix + $0 },
                 outputs: inner.outputs.map { rename[$0] ?? prefix + $0 })
             for attribute in inner.attributes {

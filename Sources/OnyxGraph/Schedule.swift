@@ -60,7 +60,7 @@ public struct Schedule: Sendable {
     }
 
     /// Every value a node reads: its inputs and the outer-scope values its subgraphs use.
-    static func reads(of node: Node) -> [String] {
+    public static func reads(of node: Node) -> [String] {
         var values = node.inputs.filter { !$0.isEmpty }
         for (_, subgraph) in node.subgraphs {
             values += freeVariables(of: subgraph).sorted()

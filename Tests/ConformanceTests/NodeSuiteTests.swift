@@ -48,7 +48,7 @@ final class NodeSuiteTests: XCTestCase {
     private func runCheck(_ suites: [String]) throws -> [String: String?] {
         let process = Process()
         let environment = ProcessInfo.processInfo.environment
-        let infer = environment["ONYX_INFER"] ?? Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("infer").path
+        let infer = environment["ONYX_INFER"] ?? Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("infer").path
         process.executableURL = URL(fileURLWithPath: infer)
         process.arguments = ["check", "--timeout", "300"] + suites
         let pipe = Pipe()

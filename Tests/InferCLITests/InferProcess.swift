@@ -13,7 +13,7 @@ struct InferProcess {
 
     static var executable: String {
         if let path = ProcessInfo.processInfo.environment["ONYX_INFER"] { return path }
-        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("infer").path
+        return Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("infer").path
     }
 
     static func run(_ arguments: [String]) throws -> Result {

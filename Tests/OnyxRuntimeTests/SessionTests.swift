@@ -88,3 +88,42 @@ final class SessionTests: XCTestCase {
         }
     }
 }
+
+final class ShapeInferenceTests: XCTestCase {
+    func testTypesAndShapesFlowThroughTheBundledModel() throws {
+        let model = try TensorFiles.loadModel(packageRoot + "/Models/digits-gn/model.onnx")
+        let graph = ShapeInference.infer(try Graph(model: model))
+        let batch = Dimension.symbol("batch")
+        XCTAssertEqual(graph.valueTypes["conv"], .tensor(.float, shape: [batch, .value(8), .value(8), .value(8)]))
+        XCTAssertEqual(graph.valueTypes["gn"], .tensor(.float, shape: [batch, .value(8), .value(8), .value(8)]))
+        XCTAssertEqual(graph.valueTypes["flat"], .tensor(.float, shape: [.unknown, .value(512)]))
+        XCTAssertEqual(graph.valueTypes["logits"], .tensor(.float, shape: [.unknown, .value(10)]))
+    }
+
+    func testBroadcastingCastAndShapeRules() throws {
+        let graph = Graph(
+            name: "g",
+            nodes: [
+                Node(name: "add", opType: "Add", inputs: ["a", "b"], outputs: ["sum"]),
+                Node(name: "less", opType: "Less", inputs: ["sum", "b"], outputs: ["mask"]),
+                Node(name: "cast", opType: "Cast", inputs: ["mask"], outputs: ["ints"], attributes: ["to": .int(7)]),
+                Node(name: "shape", opType: "Shape", inputs: ["ints"], outputs: ["dims"]),
+                Node(name: "mm", opType: "MatMul", inputs: ["a", "m"], outputs: ["product"]),
+            ],
+            inputs: [
+                ValueInfo(name: "a", type: .tensor(.float, shape: [.symbol("n"), .value(1), .value(4)])),
+                ValueInfo(name: "b", type: .tensor(.float, shape: [.value(3), .value(1)])),
+                ValueInfo(name: "m", type: .tensor(.float, shape: [.value(4), .value(5)])),
+            ],
+            outputs: [], initializers: [:], valueTypes: [:], opsets: ["": 21])
+        var declared = graph
+        for input in graph.inputs { declared.valueTypes[input.name] = input.type }
+        let inferred = ShapeInference.infer(declared)
+        let n = Dimension.symbol("n")
+        XCTAssertEqual(inferred.valueTypes["sum"], .tensor(.float, shape: [n, .value(3), .value(4)]))
+        XCTAssertEqual(inferred.valueTypes["mask"], .tensor(.bool, shape: [n, .value(3), .value(4)]))
+        XCTAssertEqual(inferred.valueTypes["ints"], .tensor(.int64, shape: [n, .value(3), .value(4)]))
+        XCTAssertEqual(inferred.valueTypes["dims"], .tensor(.int64, shape: [.value(3)]))
+        XCTAssertEqual(inferred.valueTypes["product"], .tensor(.float, shape: [n, .value(1), .value(5)]))
+    }
+}
