@@ -83,6 +83,11 @@ public enum Npy {
         return file + body
     }
 
+    /// True when numpy has a dtype for `type` (strings included), so a tensor of it can be written as `.npy`.
+    public static func canEncode(_ type: DataType) -> Bool {
+        type == .string || descriptor(type) != nil
+    }
+
     private static let descriptors: [(String, DataType)] = [
         ("<f4", .float), ("<f8", .double), ("<f2", .float16), ("|i1", .int8), ("<i2", .int16), ("<i4", .int32),
         ("<i8", .int64), ("|u1", .uint8), ("<u2", .uint16), ("<u4", .uint32), ("<u8", .uint64), ("|b1", .bool),

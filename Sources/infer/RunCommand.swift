@@ -41,10 +41,12 @@ struct RunCommand: ParsableCommand {
         for (info, value) in zip(session.outputs, outputs) {
             print("\(info.name): \(value)")
             guard let outputDir else { continue }
-            guard let tensor = value.tensor else {
-                throw CLIFailure("output '\(info.name)' is not a tensor; it cannot be written as .npy")
+            let path = outputDir + "/" + Self.fileName(for: info.name)
+            if let tensor = value.tensor, Npy.canEncode(tensor.dataType) {
+                try TensorFiles.writeNpy(tensor, to: path + ".npy")
+            } else {
+                try TensorFiles.writeProto(value, name: info.name, to: path + ".pb")
             }
-            try TensorFiles.writeNpy(tensor, to: outputDir + "/" + Self.fileName(for: info.name) + ".npy")
         }
     }
 

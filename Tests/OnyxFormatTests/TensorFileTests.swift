@@ -58,7 +58,7 @@ final class TensorFileTests: XCTestCase {
     func testTensorProtoAndNpyRoundTrip() throws {
         for name in ["float", "double", "int8", "uint64", "bool", "string", "scalar", "empty", "typed_int4", "typed_bfloat16"] {
             let original = try value("\(name).pb")
-            let encoded = try TensorFiles.encodeTensorProto(original, name: name)
+            let encoded = ProtoEncoder.tensor(original, name: name)
             let decoded = try ProtoDecoder.tensor(from: encoded, source: name)
             XCTAssertEqual(decoded.name, name)
             XCTAssertEqual(decoded.tensor.shape, original.shape, name)
@@ -79,6 +79,23 @@ final class TensorFileTests: XCTestCase {
                 XCTAssertEqual(decoded.littleEndianBytes(), original.littleEndianBytes())
             }
         }
+    }
+
+    func testSequenceAndOptionalProtosRoundTrip() throws {
+        let first = Tensor(shape: [2], elements: [Float(1), 2])
+        let second = Tensor(shape: [1, 1], elements: [Int64(7)])
+        let sequence = Value.sequence([.tensor(first), .tensor(second)], elementType: nil)
+        let decoded = try ProtoDecoder.sequence(from: try ProtoEncoder.value(sequence, name: "s"), source: "s")
+        XCTAssertEqual(decoded.name, "s")
+        guard case .sequence(let elements, _) = decoded.value else { return XCTFail("not a sequence: \(decoded.value)") }
+        XCTAssertEqual(elements.map(\.tensor), [first, second])
+
+        let optional = Value.optional(.tensor(first), type: nil)
+        guard case .optional(let inner?, _) = try ProtoDecoder.optional(from: try ProtoEncoder.value(optional, name: "o"), source: "o").value
+        else { return XCTFail("optional lost its value") }
+        XCTAssertEqual(inner.tensor, first)
+        let empty = try ProtoDecoder.optional(from: try ProtoEncoder.value(.optional(nil, type: nil), name: "e"), source: "e").value
+        guard case .optional(nil, _) = empty else { return XCTFail("empty optional decoded as \(empty)") }
     }
 
     func testCorruptFilesGiveErrorsNotCrashes() throws {
