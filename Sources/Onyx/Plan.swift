@@ -5,7 +5,7 @@ import OnyxGraph
 import OnyxKernels
 
 /// A graph compiled for execution: its schedule, one kernel per node, and compiled bodies for control flow.
-public final class Plan: Sendable {
+final class Plan: Sendable {
     fileprivate struct Step: Sendable {
         let node: Node
         let kernel: any Kernel
@@ -154,11 +154,4 @@ extension Plan {
 public protocol NodeObserver: AnyObject {
     /// Called after `node` ran for `nanoseconds`.
     func nodeFinished(_ node: Node, nanoseconds: UInt64)
-}
-
-extension Plan {
-    /// Every node of `graph` (subgraphs included) without a built-in kernel.
-    public static func unsupported(in graph: Graph, registry: KernelRegistry = .standard) -> [UnsupportedNode] {
-        unsupportedNodes(in: graph, registry: registry)
-    }
 }

@@ -48,6 +48,11 @@ public final class Session: Sendable {
         plan = try Plan(graph: graph, registry: options.registry)
     }
 
+    /// Every node of `graph` (subgraphs included) that `registry` has no kernel for.
+    public static func unsupportedNodes(in graph: Graph, registry: KernelRegistry = .standard) -> [UnsupportedNode] {
+        Plan.unsupportedNodes(in: graph, registry: registry)
+    }
+
     /// The inputs a caller must supply.
     public var inputs: [ValueInfo] { graph.requiredInputs }
     /// The outputs `run` returns.

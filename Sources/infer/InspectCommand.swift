@@ -24,7 +24,7 @@ struct InspectCommand: ParsableCommand {
         var histogram: [String: Int] = [:]
         for node in graph.nodes { histogram[node.opType, default: 0] += 1 }
         for (op, count) in histogram.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) { print("\(op) \(count)") }
-        let unsupported = Plan.unsupported(in: graph)
+        let unsupported = Session.unsupportedNodes(in: graph)
         if !unsupported.isEmpty {
             print("no kernel for: " + unsupported.map(\.description).joined(separator: "; "))
         }
