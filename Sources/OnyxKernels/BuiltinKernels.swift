@@ -9,6 +9,9 @@ extension KernelRegistry {
         registerSequenceKernels(into: &registry)
         registerQuantizationKernels(into: &registry)
         registerStringKernels(into: &registry)
+        registerReductionKernels(into: &registry)
+        registerRecurrentKernels(into: &registry)
+        registerImagingKernels(into: &registry)
         return registry
     }()
 }

@@ -1,0 +1,42 @@
+import OnyxCore
+
+/// Input checks and conversions the Reduction kernels share.
+enum ReductionInputs {
+    /// The most elements a kernel allocates for an output whose size its inputs' sizes do not bound (a window,
+    /// a mel matrix, a DFT of a given length, an einsum outer product); more means a corrupt input, refused
+    /// before allocating.
+    static let maximumGeneratedCount = 1 << 28
+
+    /// `axis` counted from the back when negative; throws unless it lies in [-rank, rank).
+    static func axis(_ axis: Int, rank: Int) throws -> Int {
+        guard axis >= -rank, axis < rank else {
+            throw KernelError.invalidInput("axis \(axis) is out of range for rank \(rank)")
+        }
+        return axis < 0 ? axis + rank : axis
+    }
+
+    /// The integer held by a scalar (or one-element) int32 or int64 input such as TopK's K or CumSum's axis.
+    static func integer(_ tensor: Tensor, name: String) throws -> Int {
+        guard tensor.dataType == .int64 || tensor.dataType == .int32, tensor.count == 1, tensor.rank <= 1,
+            let value = tensor.intValues()?.first
+        else {
+            throw KernelError.invalidInput("\(name) must be one int32 or int64 value, got \(tensor.dataType) \(tensor.shape)")
+        }
+        return value
+    }
+
+    /// `values` (row-major, `shape`) converted to a tensor of `dataType`, for the kernels that compute in double
+    /// precision whatever the element type.
+    static func tensor(_ values: [Double], as dataType: DataType, shape: [Int]) throws -> Tensor {
+        try dataType.visitNumeric(DoubleConversion(values: values, shape: shape))
+    }
+}
+
+private struct DoubleConversion: NumericVisitor {
+    let values: [Double]
+    let shape: [Int]
+
+    func visit<T: NumericElement>(_ type: T.Type) -> Tensor {
+        Tensor(shape: shape, elements: values.map(T.init(converting:)))
+    }
+}
