@@ -97,19 +97,24 @@ struct SmallFloatFormat: Sendable {
         return code & signBit != 0 ? -magnitude : magnitude
     }
 
-    private var nanCode: UInt8 {
+    /// The code a NaN of the given sign encodes to, as ml_dtypes (the ONNX reference) produces it: the sign is
+    /// kept where the format has signed NaNs, and float4e2m1, which has none, gives a zero of the opposite sign.
+    private func nanCode(negative: Bool) -> UInt8 {
+        let sign = negative ? UInt8(truncatingIfNeeded: signBit) : 0
         switch specials {
-        case .ieee: UInt8(truncatingIfNeeded: (signBit - 1) & ~((1 << (mantissaBits - 1)) - 1))
-        case .finiteAllOnesNaN, .exponentOnly: UInt8(truncatingIfNeeded: signBit == 0 ? 0xFF : signBit - 1)
-        case .finiteNegativeZeroNaN: UInt8(signBit)
-        case .none: UInt8(signBit - 1)
+        case .ieee: return UInt8(truncatingIfNeeded: (signBit - 1) & ~((1 << (mantissaBits - 1)) - 1)) | sign
+        case .finiteAllOnesNaN: return UInt8(truncatingIfNeeded: signBit - 1) | sign
+        case .exponentOnly: return 0xFF
+        case .finiteNegativeZeroNaN: return UInt8(signBit)
+        case .none: return negative ? 0 : UInt8(signBit)
         }
     }
 
     /// Encodes with round-to-nearest-even. `saturate` clamps out-of-range values (infinities included) to the
     /// largest finite value, as ONNX Cast's default does; otherwise they become infinity or NaN as the format allows.
     func encode(_ value: Float, saturate: Bool) -> UInt8 {
-        if value.isNaN { return nanCode }
+        if specials == .exponentOnly { return encodePowerOfTwo(value, saturate: saturate, rounding: .up) }
+        if value.isNaN { return nanCode(negative: value.sign == .minus) }
         let negative = value.sign == .minus && specials != .exponentOnly
         let magnitude = abs(value)
         let largest = finiteCodes.last!
@@ -127,7 +132,7 @@ struct SmallFloatFormat: Sendable {
             } else if specials == .ieee {
                 code = UInt8(truncatingIfNeeded: (signBit - 1) & ~((1 << mantissaBits) - 1))
             } else {
-                return nanCode
+                return nanCode(negative: negative)
             }
         } else {
             code = nearestCode(magnitude)
@@ -137,6 +142,29 @@ struct SmallFloatFormat: Sendable {
             code |= UInt8(signBit)
         }
         return code
+    }
+
+    /// Encodes for the exponent-only format (float8e8m0) from float32's exponent bits, exactly as ONNX's reference
+    /// `to_float8e8m0` does: the sign is ignored, NaN and infinity give NaN, and `saturate` only stops rounding
+    /// past the largest exponent.
+    func encodePowerOfTwo(_ value: Float, saturate: Bool, rounding: PowerOfTwoRounding) -> UInt8 {
+        let bits = value.bitPattern
+        let exponent = (bits >> 23) & 0xFF
+        if exponent == 0xFF { return 0xFF }
+        let roundsUp: Bool
+        switch rounding {
+        case .up:
+            roundsUp = bits & 0x7F_FFFF != 0
+        case .down:
+            roundsUp = false
+        case .nearest:
+            let guardBit = bits & 0x40_0000 != 0
+            let roundBit = bits & 0x20_0000 != 0
+            let sticky = bits & 0x1F_FFFF != 0
+            roundsUp = guardBit && (roundBit || sticky || exponent > 0)
+        }
+        let increment: UInt32 = roundsUp && !(saturate && exponent == 0xFE) ? 1 : 0
+        return UInt8(truncatingIfNeeded: exponent + increment)
     }
 
     private func nearestCode(_ magnitude: Float) -> UInt8 {
@@ -161,6 +189,10 @@ struct SmallFloatFormat: Sendable {
 public protocol SmallFloatElement: NumericElement {
     var bits: UInt8 { get }
     init(bits: UInt8)
+    /// The value, exactly.
+    var floatValue: Float { get }
+    /// Encodes with round-to-nearest-even; see ONNX Cast's `saturate` attribute.
+    init(_ value: Float, saturate: Bool)
 }
 
 protocol SmallFloatLayout: SmallFloatElement {
@@ -209,11 +241,22 @@ public struct Float8E5M2FNUZ: SmallFloatLayout {
 }
 
 /// float8 that is an unsigned power of two, 2^(bits − 127) (ONNX FLOAT8E8M0, used for MX scales).
+/// Encoding rounds up, Cast's default `round_mode`; ``init(_:saturate:rounding:)`` chooses another.
 public struct Float8E8M0: SmallFloatLayout {
     public var bits: UInt8
     public init(bits: UInt8) { self.bits = bits }
     public static var dataType: DataType { .float8e8m0 }
     static let format = SmallFloatFormat(exponentBits: 8, mantissaBits: 0, bias: 127, specials: .exponentOnly)
+
+    /// Encodes `value`'s magnitude with the given rounding, as ONNX Cast does with `round_mode` and `saturate`.
+    public init(_ value: Float, saturate: Bool, rounding: PowerOfTwoRounding) {
+        self.init(bits: Self.format.encodePowerOfTwo(value, saturate: saturate, rounding: rounding))
+    }
+}
+
+/// How a value that is not a power of two rounds to float8e8m0 (ONNX Cast's `round_mode`).
+public enum PowerOfTwoRounding: String, Sendable {
+    case up, down, nearest
 }
 
 /// float4 with 2 exponent bits and 1 mantissa bit, no NaN or infinity (ONNX FLOAT4E2M1).
@@ -240,7 +283,8 @@ extension SmallIntegerElement {
     static var range: ClosedRange<Int> {
         isSigned ? -(1 << (bitWidth - 1))...((1 << (bitWidth - 1)) - 1) : 0...((1 << bitWidth) - 1)
     }
-    /// Rounds half to even and saturates to the type's range, as ONNX Cast and QuantizeLinear do for 4-bit ints.
+    /// Rounds half to even and saturates to the type's range, as QuantizeLinear does. (Cast instead truncates
+    /// toward zero and wraps, like the wider integers: use ``init(packedBits:)`` on the truncated value.)
     public init(converting value: Double) {
         guard !value.isNaN else {
             self.init(value: 0)

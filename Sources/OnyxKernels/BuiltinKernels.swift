@@ -12,6 +12,10 @@ extension KernelRegistry {
         registerReductionKernels(into: &registry)
         registerRecurrentKernels(into: &registry)
         registerImagingKernels(into: &registry)
+        registerBitKernels(into: &registry)
+        registerMachineLearningKernels(into: &registry)
+        registerTrainingKernels(into: &registry)
+        registerRandomKernels(into: &registry)
         return registry
     }()
 }
