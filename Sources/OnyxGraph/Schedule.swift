@@ -144,7 +144,10 @@ public struct Schedule: Sendable {
             guard let next = reads[current].compactMap({ producer[$0] }).first(where: { stuckSet.contains($0) }) else { break }
             current = next
         }
-        let cycle = Array(path[(seen[current] ?? 0)...])
-        return cycle.reversed() + [cycle.last!]
+        // The walk runs against the data flow; reverse it and start at the node that comes first in the file.
+        let flow = Array(path[(seen[current] ?? 0)...].reversed())
+        let start = flow.indices.min { flow[$0] < flow[$1] } ?? 0
+        let rotated = Array(flow[start...] + flow[..<start])
+        return rotated + [rotated[0]]
     }
 }

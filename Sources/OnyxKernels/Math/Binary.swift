@@ -33,7 +33,9 @@ func registerBinaryMathKernels(into registry: inout KernelRegistry) {
         switch try node.string("direction") {
         case "LEFT": return .shiftLeft
         case "RIGHT": return .shiftRight
-        case let other: throw KernelError.invalidAttribute("direction", "expected \"LEFT\" or \"RIGHT\", got \(other.map { "\"\($0)\"" } ?? "nothing")")
+        case let other:
+            let got = other.map { "\"\($0)\"" } ?? "nothing"
+            throw KernelError.invalidAttribute("direction", "expected \"LEFT\" or \"RIGHT\", got \(got)")
         }
     }
     binary("BitwiseAnd", since: 18) { _ in BinaryLanes(signed: { $0 & $1 }, unsigned: { $0 & $1 }) }
@@ -65,10 +67,10 @@ extension BinaryLanes {
         floatingArithmetic: .divide)
     /// The larger value; NaN wins, as numpy's maximum.
     static let maximum = BinaryLanes(
-        real: { $0 > $1 || $0.isNaN ? $0 : $1 }, signed: { max($0, $1) }, unsigned: { max($0, $1) }, logical: { $0 || $1 })
+        real: { $0 > $1 || $0.isNaN ? $0 : $1 }, signed: { max($0, $1) }, unsigned: { max($0, $1) })
     /// The smaller value; NaN wins, as numpy's minimum.
     static let minimum = BinaryLanes(
-        real: { $0 < $1 || $0.isNaN ? $0 : $1 }, signed: { min($0, $1) }, unsigned: { min($0, $1) }, logical: { $0 && $1 })
+        real: { $0 < $1 || $0.isNaN ? $0 : $1 }, signed: { min($0, $1) }, unsigned: { min($0, $1) })
     /// Mod with fmod=0: the result takes the divisor's sign (numpy's mod; Python's % for integers).
     static let floorModulo = BinaryLanes(
         real: { dividend, divisor in
@@ -102,13 +104,13 @@ extension BinaryLanes {
             throw KernelError.invalidInput("\(name) needs inputs of one type, got \(first.dataType) and \(second.dataType)")
         }
         if let arithmetic = floatingArithmetic {
+            func loop<T: BinaryFloatingPoint & TensorElement>(_: T.Type) -> Tensor {
+                Tensor(shape: plan.shape, elements: arithmetic.apply(first.elements(as: T.self), second.elements(as: T.self), plan))
+            }
             switch first.dataType {
-            case .float:
-                return Tensor(shape: plan.shape, elements: arithmetic.apply(first.elements(as: Float.self), second.elements(as: Float.self), plan))
-            case .double:
-                return Tensor(shape: plan.shape, elements: arithmetic.apply(first.elements(as: Double.self), second.elements(as: Double.self), plan))
-            default:
-                break
+            case .float: return loop(Float.self)
+            case .double: return loop(Double.self)
+            default: break
             }
         }
         return try first.dataType.visitMathLane(
@@ -204,7 +206,8 @@ struct ComparisonKernel: Kernel {
             let values = plan.map(first.elements(as: String.self), second.elements(as: String.self), strings)
             return [.tensor(Tensor(shape: plan.shape, elements: values))]
         }
-        return [.tensor(try first.dataType.visitMathLane(Visitor(kernel: self, first: first, second: second, plan: plan), operator: name))]
+        let visitor = Visitor(kernel: self, first: first, second: second, plan: plan)
+        return [.tensor(try first.dataType.visitMathLane(visitor, operator: name))]
     }
 
     private struct Visitor: MathLaneVisitor {

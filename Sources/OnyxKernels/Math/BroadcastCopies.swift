@@ -19,7 +19,8 @@ func registerBroadcastCopyKernels(into registry: inout KernelRegistry) {
         let input = try inputs.tensor(0)
         let shapeTensor = try inputs.tensor(1)
         guard shapeTensor.dataType == .int64, shapeTensor.rank == 1 else {
-            throw KernelError.invalidInput("Expand's shape must be a 1-D int64 tensor, got \(shapeTensor.dataType) \(shapeTensor.shape)")
+            throw KernelError.invalidInput(
+                "Expand's shape must be a 1-D int64 tensor, got \(shapeTensor.dataType) \(shapeTensor.shape)")
         }
         let shape = shapeTensor.elements(as: Int64.self).map { Int($0) }
         let plan = try BroadcastPlan([input.shape], to: Broadcast.shape([input.shape, shape]))
@@ -45,7 +46,8 @@ private func broadcastCopy(_ plan: BroadcastPlan, condition: [Bool]?, _ chosen: 
                     guard let condition else {
                         plan.forEachRun { run in
                             for index in 0..<run.count {
-                                let word = first.loadUnaligned(fromByteOffset: (run.start.0 + index * run.step.0) * size, as: Word.self)
+                                let source = (run.start.0 + index * run.step.0) * size
+                                let word = first.loadUnaligned(fromByteOffset: source, as: Word.self)
                                 output.storeBytes(of: word, toByteOffset: (run.output + index) * size, as: Word.self)
                             }
                         }

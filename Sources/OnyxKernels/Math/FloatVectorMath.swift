@@ -41,7 +41,8 @@ enum FloatVectorMath {
                 var index = 0
                 while index + Vector.scalarCount <= count {
                     let vector = UnsafeRawPointer(source.baseAddress! + index).loadUnaligned(as: Vector.self)
-                    UnsafeMutableRawPointer(destination.baseAddress! + index).storeBytes(of: function.evaluate(vector), as: Vector.self)
+                    let result = function.evaluate(vector)
+                    UnsafeMutableRawPointer(destination.baseAddress! + index).storeBytes(of: result, as: Vector.self)
                     index += Vector.scalarCount
                 }
                 if index < count {

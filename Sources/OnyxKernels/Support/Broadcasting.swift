@@ -28,7 +28,8 @@ enum Broadcast {
                     result[axis] = extent
                 } else if extent != 1 && extent != result[axis] {
                     let listed = shapes.map { "\($0)" }.joined(separator: ", ")
-                    throw KernelError.invalidInput("shapes \(listed) do not broadcast (axis \(axis): \(extent) vs \(result[axis]))")
+                    throw KernelError.invalidInput(
+                        "shapes \(listed) do not broadcast (axis \(axis): \(extent) vs \(result[axis]))")
                 }
             }
         }
@@ -97,21 +98,19 @@ struct BroadcastPlan {
         precondition((1...3).contains(inputShapes.count), "a broadcast plan takes one to three inputs")
         shape = outputShape
         count = outputShape.reduce(1, *)
-        // Per-input strides in the output's rank (0 on broadcast dimensions); size-1 output dimensions drop out.
-        var columns: [(extent: Int, strides: [Int])] = []
-        var inputStrides = [[Int]](repeating: [], count: 3)
+        // Per-input strides in the output's rank (0 on broadcast dimensions and for unused slots).
+        var inputStrides = [[Int]](repeating: [Int](repeating: 0, count: outputShape.count), count: 3)
         for (slot, inputShape) in inputShapes.enumerated() {
-            var strides = [Int](repeating: 0, count: outputShape.count)
             var stride = 1
             for index in inputShape.indices.reversed() {
                 let axis = outputShape.count - inputShape.count + index
-                strides[axis] = inputShape[index] == 1 ? 0 : stride
+                inputStrides[slot][axis] = inputShape[index] == 1 ? 0 : stride
                 stride *= inputShape[index]
             }
-            inputStrides[slot] = strides
         }
-        for (axis, extent) in outputShape.enumerated() where extent != 1 {
-            columns.append((extent, (0..<3).map { inputStrides[$0].isEmpty ? 0 : inputStrides[$0][axis] }))
+        // Size-1 output dimensions drop out: nothing steps along them.
+        let columns = outputShape.indices.filter { outputShape[$0] != 1 }.map { axis in
+            (extent: outputShape[axis], strides: (0..<3).map { inputStrides[$0][axis] })
         }
         // Merge a dimension into the previous one when every input continues its stride across the boundary.
         var merged: [(extent: Int, strides: [Int])] = []
