@@ -10,10 +10,18 @@ public struct SessionOptions: Sendable {
     public var threads: Int
     /// Kernels to use; defaults to every built-in one. Add custom kernels with `registry.register`.
     public var registry: KernelRegistry
+    /// Op types to rewrite into primitive ops instead of running their kernels (``GraphPasses/lowerableOperators``
+    /// lists them); nothing is fused into a lowered op type.
+    public var lowering: Set<String>
+    /// Whether to fuse patterns into faster ops (e.g. GroupNormalization's decompositions into one kernel) and
+    /// drop Transpose round trips.
+    public var fusion: Bool
 
-    public init(threads: Int = 1, registry: KernelRegistry = .standard) {
+    public init(threads: Int = 1, registry: KernelRegistry = .standard, lowering: Set<String> = [], fusion: Bool = true) {
         self.threads = max(1, threads)
         self.registry = registry
+        self.lowering = lowering
+        self.fusion = fusion
     }
 }
 
@@ -36,16 +44,38 @@ public final class Session: Sendable {
         try self.init(model: TensorFiles.loadModel(path), options: options)
     }
 
-    /// Plans a decoded model. Throws ``RuntimeError/unsupportedOperators(_:)`` listing every node without
-    /// a kernel, or a `GraphError` for an invalid graph.
+    /// Plans a decoded model: inlines its functions, lowers the op types `options.lowering` names, folds
+    /// constants, fuses (unless `options.fusion` is off) and infers types. Throws
+    /// ``RuntimeError/unsupportedOperators(_:)`` listing every node without a kernel, or a `GraphError` for an
+    /// invalid graph or a lowering that cannot apply.
     public init(model: ModelProto, options: SessionOptions = SessionOptions()) throws {
         self.model = model
         self.options = options
-        let decoded = try Graph(model: model)
-        let unsupported = Plan.unsupportedNodes(in: decoded, registry: options.registry)
+        let lowered = try GraphPasses.lower(options.lowering, in: Graph(model: model))
+        let unsupported = Plan.unsupportedNodes(in: lowered, registry: options.registry)
         guard unsupported.isEmpty else { throw RuntimeError.unsupportedOperators(unsupported) }
-        graph = ShapeInference.infer(try ConstantFolding.fold(decoded, registry: options.registry))
+        graph = try Self.optimize(lowered, options: options)
         plan = try Plan(graph: graph, registry: options.registry)
+    }
+
+    /// `graph` as a session built with `options` runs it: lowered, constants folded, fused and with types
+    /// inferred. Nodes without a kernel stay as they are.
+    public static func optimized(_ graph: Graph, options: SessionOptions = SessionOptions()) throws -> Graph {
+        try optimize(GraphPasses.lower(options.lowering, in: graph), options: options)
+    }
+
+    /// The passes after lowering. GroupNormalization is fused only where the registry has the fused kernel.
+    private static func optimize(_ lowered: Graph, options: SessionOptions) throws -> Graph {
+        var graph = try ConstantFolding.fold(lowered, registry: options.registry)
+        if options.fusion {
+            let fusedKernel = options.registry.factory(
+                for: FusedGroupNormalization.opType, domain: FusedGroupNormalization.domain,
+                opsetVersion: FusedGroupNormalization.version)
+            graph = GraphPasses.fuse(
+                graph,
+                fusingGroupNormalization: fusedKernel != nil && !options.lowering.contains(FusedGroupNormalization.opType))
+        }
+        return ShapeInference.infer(graph)
     }
 
     /// Every node of `graph` (subgraphs included) that `registry` has no kernel for.

@@ -12,6 +12,10 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingOpsetImport(node: String, domain: String)
     /// Model-local functions call each other without end.
     case recursiveFunction(String)
+    /// A lowering was asked for an op type no lowering pass handles.
+    case noLowering(op: String, available: [String])
+    /// A node of an op type being lowered cannot be rewritten into primitives.
+    case cannotLower(node: String, reason: String)
 
     public var description: String {
         switch self {
@@ -22,6 +26,9 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         case .undefinedOutput(let name): "graph output '\(name)' is never produced"
         case .missingOpsetImport(let node, let domain): "node '\(node)' uses domain '\(domain)', which the model does not import"
         case .recursiveFunction(let name): "model-local function '\(name)' calls itself"
+        case .noLowering(let op, let available):
+            "no lowering for '\(op)'; ops that can be lowered: \(available.joined(separator: ", "))"
+        case .cannotLower(let node, let reason): "cannot lower node '\(node)': \(reason)"
         }
     }
 }

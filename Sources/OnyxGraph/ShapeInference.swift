@@ -42,6 +42,7 @@ public enum ShapeInference {
     static func outputTypes(of node: Node, inputs: [ValueType?], constants: [Tensor?]) -> [ValueType?] {
         let first = inputs.first.flatMap { $0 }.flatMap(tensorType)
         let op = node.opType
+        if FusedGroupNormalization.matches(node), let first { return [.tensor(first.type, shape: first.shape)] }
         guard node.domain.isEmpty else { return [] }
         if sameAsFirstInput.contains(op), let first { return [.tensor(first.type, shape: first.shape)] }
         let all = inputs.map { $0.flatMap(tensorType) }

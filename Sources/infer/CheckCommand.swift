@@ -14,6 +14,7 @@ struct CheckCommand: ParsableCommand {
 
             Example:
               tools/gen-conformance .conformance/node && infer check .conformance/node
+              infer check .conformance/node/test_group_normalization* --lower GroupNormalization
             """)
 
     @Argument(help: "Case folders, or folders containing them.")
@@ -25,11 +26,13 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Seconds one case may take before it is failed as a hang.")
     var timeout: Double = 120
 
+    @OptionGroup var graphOptions: GraphOptions
+
     @Flag(help: .hidden)
     var worker = false
 
     func run() throws {
-        let options = SessionOptions(threads: threads)
+        let options = graphOptions.sessionOptions(threads: threads)
         if worker {
             for folder in paths {
                 let name = (folder as NSString).lastPathComponent
@@ -41,7 +44,8 @@ struct CheckCommand: ParsableCommand {
         }
         let folders = Conformance.caseFolders(under: paths)
         guard !folders.isEmpty else { throw CLIFailure("no case folder (one holding model.onnx) under \(paths.joined(separator: " "))") }
-        let results = try CaseSupervisor(threads: threads, timeout: timeout).run(folders) { print($0) }
+        let supervisor = CaseSupervisor(threads: threads, timeout: timeout, graphArguments: graphOptions.arguments)
+        let results = try supervisor.run(folders) { print($0) }
         let failed = results.filter { !$0 }.count
         print("\(results.count - failed) passed, \(failed) failed")
         if failed > 0 { throw ExitCode.failure }
@@ -53,6 +57,8 @@ struct CheckCommand: ParsableCommand {
 struct CaseSupervisor {
     let threads: Int
     let timeout: Double
+    /// `--lower` / `--no-fusion` arguments the worker gets.
+    var graphArguments: [String] = []
 
     /// Runs every folder; `report` gets each result line. Returns pass/fail per case in order.
     func run(_ folders: [String], report: (String) -> Void) throws -> [Bool] {
@@ -61,7 +67,7 @@ struct CaseSupervisor {
         while next < folders.count {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-            process.arguments = ["check", "--worker", "--threads", String(threads)] + folders[next...]
+            process.arguments = ["check", "--worker", "--threads", String(threads)] + graphArguments + folders[next...]
             let pipe = Pipe()
             process.standardOutput = pipe
             let lines = LineReader(pipe.fileHandleForReading)

@@ -13,6 +13,7 @@ struct RunCommand: ParsableCommand {
             Examples:
               infer run Models/digits-gn/model.onnx --input input=Models/digits-gn/input_0.pb
               infer run model.onnx --input x=x.npy --output-dir out --threads 2
+              infer run model.onnx --input x.npy --lower GroupNormalization
             """)
 
     @Argument(help: "The .onnx model file.")
@@ -27,12 +28,14 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Threads kernels may use.")
     var threads: Int = 1
 
+    @OptionGroup var graphOptions: GraphOptions
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
-        let session = try Session(contentsOf: model, options: SessionOptions(threads: threads))
+        let session = try Session(contentsOf: model, options: graphOptions.sessionOptions(threads: threads))
         let feeds = try InputArguments.feeds(inputs, for: session)
         let outputs = try session.runOrdered(feeds)
         if let outputDir {

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Onyx
+
+/// `--lower` and `--no-fusion`: how `run`, `check` and `inspect --optimized` rewrite a model's graph.
+struct GraphOptions: ParsableArguments {
+    @Option(
+        name: .customLong("lower"),
+        help: ArgumentHelp(
+            "Rewrite an op type into primitive ops instead of running its kernel; repeatable. One of: "
+                + GraphPasses.lowerableOperators.joined(separator: ", ") + ".",
+            valueName: "OP"))
+    var lowering: [String] = []
+
+    @Flag(help: "Keep decomposed patterns (such as GroupNormalization spelled in primitive ops) as they are.")
+    var noFusion = false
+
+    func validate() throws {
+        for op in lowering where !GraphPasses.lowerableOperators.contains(op) {
+            throw ValidationError(
+                "--lower \(op): ops that can be lowered are \(GraphPasses.lowerableOperators.joined(separator: ", "))")
+        }
+    }
+
+    func sessionOptions(threads: Int = 1) -> SessionOptions {
+        SessionOptions(threads: threads, lowering: Set(lowering), fusion: !noFusion)
+    }
+
+    /// The same options as arguments for a child `infer` process.
+    var arguments: [String] {
+        lowering.flatMap { ["--lower", $0] } + (noFusion ? ["--no-fusion"] : [])
+    }
+}
