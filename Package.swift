@@ -8,7 +8,8 @@ let package = Package(
         .executable(name: "infer", targets: ["infer"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -16,20 +17,34 @@ let package = Package(
             pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]
         ),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The C interface of kernel plug-ins: a header only, which plug-ins compile against too.
+        .systemLibrary(name: "COnyxPlugin"),
         .target(name: "CONNX", dependencies: ["CProtobufC"]),
         .target(name: "OnyxCore"),
-        .target(name: "OnyxFormat", dependencies: ["OnyxCore", "CONNX"]),
+        .target(name: "OnyxFormat", dependencies: ["OnyxCore", "CONNX", "CZlib"]),
         .target(name: "OnyxGraph", dependencies: ["OnyxCore", "OnyxFormat"]),
         .target(name: "OnyxKernels", dependencies: ["OnyxCore", "OnyxFormat"]),
-        .target(name: "Onyx", dependencies: ["OnyxCore", "OnyxFormat", "OnyxGraph", "OnyxKernels"]),
+        .target(
+            name: "Onyx",
+            dependencies: [
+                "OnyxCore", "OnyxFormat", "OnyxGraph", "OnyxKernels", "COnyxPlugin",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "infer",
-            dependencies: ["Onyx", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Onyx", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
+        // The worked example of docs/custom-kernels.md: a kernel for a custom-domain op, in its own module.
+        .target(name: "CustomKernel", dependencies: ["Onyx"], path: "Examples/CustomKernel"),
         .testTarget(name: "OnyxFormatTests", dependencies: ["OnyxFormat"]),
         .testTarget(name: "OnyxKernelTests", dependencies: ["OnyxKernels", "OnyxCore", "OnyxFormat"]),
         .testTarget(name: "OnyxRuntimeTests", dependencies: ["Onyx"]),
         .testTarget(name: "InferCLITests", dependencies: ["infer"]),
+        .testTarget(name: "CustomKernelTests", dependencies: ["CustomKernel", "Onyx"]),
         .testTarget(
             name: "ConformanceTests", dependencies: ["infer"], exclude: ["ratchet.txt", "known-failures.txt"]),
     ],

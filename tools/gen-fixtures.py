@@ -108,7 +108,69 @@ def main():
     for tensor in typed:
         with open(os.path.join(OUT, "values", f"{tensor.name}.pb"), "wb") as f:
             f.write(tensor.SerializeToString())
+    custom_ops(opset)
+    sequence_output(opset)
+    cli_inputs(opset)
     print(f"wrote fixtures to {os.path.normpath(OUT)}")
+
+
+def custom_ops(opset):
+    """Models using com.example ops: LeakyHardTanh (Examples/CustomKernel) and ScaleShift (the C plug-in)."""
+    example = opset + [helper.make_opsetid("com.example", 1)]
+    two = numpy_helper.from_array(np.array(2, np.float32), "two")
+    graph = helper.make_graph([
+        helper.make_node("LeakyHardTanh", ["x"], ["t"], domain="com.example", name="leaky", alpha=0.5),
+        helper.make_node("Mul", ["t", "two"], ["y"], name="double"),
+    ], "custom_op", [value("x", [2, 3])], [value("y", [2, 3])], [two])
+    save(helper.make_model(graph, opset_imports=example), "custom_op.onnx", check=False)
+    for name, attributes in (("plugin_op.onnx", {"scale": 2.0, "shift": 1.0}), ("plugin_op_no_scale.onnx", {})):
+        graph = helper.make_graph([
+            helper.make_node("ScaleShift", ["x"], ["y"], domain="com.example", name="scale_shift", **attributes),
+        ], "plugin_op", [value("x", [2, 3])], [value("y", [2, 3])])
+        save(helper.make_model(graph, opset_imports=example), name, check=False)
+    # plugin_op.onnx's output for add_one_input.pb: 2x + 1.
+    with open(os.path.join(OUT, "plugin_op_output.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3) * 2 + 1, "y").SerializeToString())
+
+
+def sequence_output(opset):
+    """A model whose output is a sequence: Session.run with tensors must refuse it clearly."""
+    graph = helper.make_graph([helper.make_node("SequenceConstruct", ["x", "x"], ["s"], name="pack")], "sequence_output",
+                              [value("x", [2])], [helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, [2])])
+    save(helper.make_model(graph, opset_imports=opset), "sequence_output.onnx")
+
+
+def cli_inputs(opset):
+    """Inputs for `infer run`: a model with symbolic dimensions, .npz files, and a folder of batch input sets."""
+    # sum = a + b over [batch, 3]; count = n (int64 [batch]): for --dim, @random, .npz and agreement checks.
+    graph = helper.make_graph([
+        helper.make_node("Add", ["a", "b"], ["sum"], name="add"),
+        helper.make_node("Identity", ["n"], ["count"], name="identity"),
+    ], "symbolic", [value("a", ["batch", 3]), value("b", ["batch", 3]), value("n", ["batch"], TensorProto.INT64)],
+        [value("sum", ["batch", 3]), value("count", ["batch"], TensorProto.INT64)])
+    save(helper.make_model(graph, opset_imports=opset), "symbolic.onnx")
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.savez(os.path.join(OUT, "symbolic_inputs.npz"), a=a, b=np.full((2, 3), 0.5, np.float32), n=np.array([4, 5]))
+    np.savez_compressed(os.path.join(OUT, "symbolic_inputs_compressed.npz"), a, np.ones((2, 3), np.float32),
+                        np.array([7, 8]))
+    # add_one's output for add_one_input.pb, off by 1e-5: a match at the default tolerance, not at rtol 1e-7.
+    np.savez(os.path.join(OUT, "add_one_expected.npz"), y=np.arange(1, 7, dtype=np.float32).reshape(2, 3) + 1e-5)
+
+    # Batch input sets for add_one: a folder, an .npz and a .pb pass; set_d lacks its input. Expected outputs:
+    # set_c's is wrong on purpose.
+    batch = os.path.join(OUT, "batch")
+    for folder in ("inputs/set_a", "inputs/set_d", "expected/set_a", "expected/set_c"):
+        os.makedirs(os.path.join(batch, folder), exist_ok=True)
+    inputs = [np.full((2, 3), value, np.float32) for value in (1, 2, 3)]
+    np.save(os.path.join(batch, "inputs/set_a/x.npy"), inputs[0])
+    np.savez(os.path.join(batch, "inputs/set_b.npz"), x=inputs[1])
+    with open(os.path.join(batch, "inputs/set_c.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(inputs[2], "x").SerializeToString())
+    np.save(os.path.join(batch, "inputs/set_d/other.npy"), inputs[0])
+    np.save(os.path.join(batch, "expected/set_a/y.npy"), inputs[0] + 1)
+    np.savez(os.path.join(batch, "expected/set_b.npz"), y=inputs[1] + 1)
+    with open(os.path.join(batch, "expected/set_c/output_0.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(inputs[2], "y").SerializeToString())
 
 
 if __name__ == "__main__":

@@ -59,32 +59,53 @@ public enum Conformance {
         }
     }
 
-    /// Nil when `actual` matches `expected` within the runner's tolerance, else a description of the difference.
-    public static func compare(_ actual: Value, _ expected: Value) -> String? {
+    /// Nil when `actual` matches `expected` within the tolerance (a float matches when
+    /// `|actual − expected| ≤ absoluteTolerance + relativeTolerance × |expected|`), else a description of the
+    /// difference. The defaults are the runner's.
+    public static func compare(
+        _ actual: Value, _ expected: Value, relativeTolerance: Double = relativeTolerance,
+        absoluteTolerance: Double = absoluteTolerance
+    ) -> String? {
+        compare(actual, expected, Tolerance(relative: relativeTolerance, absolute: absoluteTolerance))
+    }
+
+    /// Compares tensors: shapes and types exactly, floats within the tolerance (NaN equals NaN), the rest exactly.
+    public static func compare(
+        _ actual: Tensor, _ expected: Tensor, relativeTolerance: Double = relativeTolerance,
+        absoluteTolerance: Double = absoluteTolerance
+    ) -> String? {
+        compare(actual, expected, Tolerance(relative: relativeTolerance, absolute: absoluteTolerance))
+    }
+
+    private struct Tolerance {
+        let relative: Double
+        let absolute: Double
+    }
+
+    private static func compare(_ actual: Value, _ expected: Value, _ tolerance: Tolerance) -> String? {
         switch (actual, expected) {
         case (.tensor(let actual), .tensor(let expected)):
-            return compare(actual, expected)
+            return compare(actual, expected, tolerance)
         case (.sequence(let actual, _), .sequence(let expected, _)):
             guard actual.count == expected.count else { return "sequence of \(actual.count), expected \(expected.count)" }
             for (index, pair) in zip(actual, expected).enumerated() {
-                if let mismatch = compare(pair.0, pair.1) { return "element \(index): \(mismatch)" }
+                if let mismatch = compare(pair.0, pair.1, tolerance) { return "element \(index): \(mismatch)" }
             }
             return nil
         case (.optional(let actual, _), .optional(let expected, _)):
             switch (actual, expected) {
             case (nil, nil): return nil
-            case (let actual?, let expected?): return compare(actual, expected)
+            case (let actual?, let expected?): return compare(actual, expected, tolerance)
             default: return "optional presence differs"
             }
-        case (.optional(let inner?, _), _): return compare(inner, expected)
-        case (_, .optional(let inner?, _)): return compare(actual, inner)
+        case (.optional(let inner?, _), _): return compare(inner, expected, tolerance)
+        case (_, .optional(let inner?, _)): return compare(actual, inner, tolerance)
         default:
             return "got \(actual), expected \(expected)"
         }
     }
 
-    /// Compares tensors: shapes and types exactly, floats within tolerance (NaN equals NaN), the rest exactly.
-    public static func compare(_ actual: Tensor, _ expected: Tensor) -> String? {
+    private static func compare(_ actual: Tensor, _ expected: Tensor, _ tolerance: Tolerance) -> String? {
         guard actual.dataType == expected.dataType else { return "type \(actual.dataType), expected \(expected.dataType)" }
         guard actual.shape == expected.shape else { return "shape \(actual.shape), expected \(expected.shape)" }
         switch actual.dataType {
@@ -93,14 +114,14 @@ public enum Conformance {
         case .complex64:
             return compareFloats(
                 actual.elements(as: Complex64.self).flatMap { [Double($0.real), Double($0.imaginary)] },
-                expected.elements(as: Complex64.self).flatMap { [Double($0.real), Double($0.imaginary)] })
+                expected.elements(as: Complex64.self).flatMap { [Double($0.real), Double($0.imaginary)] }, tolerance)
         case .complex128:
             return compareFloats(
                 actual.elements(as: Complex128.self).flatMap { [$0.real, $0.imaginary] },
-                expected.elements(as: Complex128.self).flatMap { [$0.real, $0.imaginary] })
+                expected.elements(as: Complex128.self).flatMap { [$0.real, $0.imaginary] }, tolerance)
         default:
             guard let got = actual.doubleValues(), let want = expected.doubleValues() else { return "cannot compare" }
-            if actual.dataType.isFloatingPoint { return compareFloats(got, want) }
+            if actual.dataType.isFloatingPoint { return compareFloats(got, want, tolerance) }
             if actual.dataType == .int64 || actual.dataType == .uint64 {
                 return actual == expected ? nil : firstDifference(got, want)
             }
@@ -108,13 +129,13 @@ public enum Conformance {
         }
     }
 
-    private static func compareFloats(_ actual: [Double], _ expected: [Double]) -> String? {
+    private static func compareFloats(_ actual: [Double], _ expected: [Double], _ tolerance: Tolerance) -> String? {
         var worst: (index: Int, excess: Double)?
         for index in actual.indices {
             let (a, e) = (actual[index], expected[index])
             if a.isNaN && e.isNaN { continue }
             if a == e { continue }
-            let excess = abs(a - e) - (absoluteTolerance + relativeTolerance * abs(e))
+            let excess = abs(a - e) - (tolerance.absolute + tolerance.relative * abs(e))
             if !(excess <= 0), excess > (worst?.excess ?? -1) || excess.isNaN {
                 worst = (index, excess.isNaN ? .infinity : excess)
             }
@@ -122,7 +143,7 @@ public enum Conformance {
         guard let worst else { return nil }
         let mismatched = actual.indices.filter {
             !(actual[$0].isNaN && expected[$0].isNaN) && actual[$0] != expected[$0]
-                && !(abs(actual[$0] - expected[$0]) <= absoluteTolerance + relativeTolerance * abs(expected[$0]))
+                && !(abs(actual[$0] - expected[$0]) <= tolerance.absolute + tolerance.relative * abs(expected[$0]))
         }.count
         return "\(mismatched) of \(actual.count) values differ; worst at \(worst.index): got \(actual[worst.index]), expected \(expected[worst.index])"
     }

@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import OnyxCore
 import OnyxFormat
 import OnyxGraph
@@ -23,8 +24,9 @@ final class Plan: Sendable {
     /// Slots filled from the enclosing scope at each run, by name.
     private let capturedSlots: [(Int, String)]
 
-    /// Compiles `graph`. `outerScope` names values its enclosing graphs define (for control-flow bodies).
-    init(graph: Graph, registry: KernelRegistry, outerScope: Set<String> = []) throws {
+    /// Compiles `graph`. `outerScope` names values its enclosing graphs define (for control-flow bodies); `logger`
+    /// hears, at debug level, which kernel each node got.
+    init(graph: Graph, registry: KernelRegistry, outerScope: Set<String> = [], logger: Logger? = nil) throws {
         self.graph = graph
         let schedule = try Schedule(graph: graph, outerScope: outerScope)
         var slots: [String: Int] = [:]
@@ -47,7 +49,8 @@ final class Plan: Sendable {
             var subplans: [String: Plan] = [:]
             for (attribute, body) in node.subgraphs {
                 // A body inherits the outer opsets; its own inputs shadow outer names.
-                subplans[attribute] = try Plan(graph: Graph(graph: body, opsets: graph.opsets), registry: registry, outerScope: visible)
+                subplans[attribute] = try Plan(
+                    graph: Graph(graph: body, opsets: graph.opsets), registry: registry, outerScope: visible, logger: logger)
             }
             let description = KernelNode(
                 name: node.name, opType: node.opType, domain: node.domain, opsetVersion: opset,
@@ -59,6 +62,7 @@ final class Plan: Sendable {
             } catch {
                 throw RuntimeError.kernelFailed(node: node.displayName, opType: node.opType, domain: node.domain, reason: "\(error)")
             }
+            logger?.debug("kernel for node '\(node.displayName)' (\(node.opType), opset \(opset)): \(type(of: kernel))")
             steps.append(Step(
                 node: node, kernel: kernel,
                 inputSlots: node.inputs.map { $0.isEmpty ? nil : slot($0) },

@@ -31,6 +31,8 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
     case inputTypeMismatch(String, expected: String, given: String)
     /// An input's shape contradicts the declared one.
     case inputShapeMismatch(String, expected: String, given: [Int])
+    /// ``Session/run(_:)`` returns tensors only, and this output is a sequence or an optional.
+    case nonTensorOutput(String, given: String)
 
     public var description: String {
         switch self {
@@ -47,6 +49,8 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
             return "input '\(name)': expected \(expected), given \(given)"
         case .inputShapeMismatch(let name, let expected, let given):
             return "input '\(name)': expected shape \(expected), given \(given)"
+        case .nonTensorOutput(let name, let given):
+            return "output '\(name)' is \(given), not a tensor; run the session with Value feeds to get it"
         }
     }
 }

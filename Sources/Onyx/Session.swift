@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import OnyxCore
 import OnyxFormat
 import OnyxGraph
@@ -16,21 +17,32 @@ public struct SessionOptions: Sendable {
     /// Whether to fuse patterns into faster ops (e.g. GroupNormalization's decompositions into one kernel) and
     /// drop Transpose round trips.
     public var fusion: Bool
+    /// Where the session reports, at debug level, how long loading, each pass and planning took, what each pass
+    /// changed and which kernel each node got.
+    public var logger: Logger
 
-    public init(threads: Int = 1, registry: KernelRegistry = .standard, lowering: Set<String> = [], fusion: Bool = true) {
+    public init(
+        threads: Int = 1, registry: KernelRegistry = .standard, lowering: Set<String> = [], fusion: Bool = true,
+        logger: Logger = Logger(label: "onyx")
+    ) {
         self.threads = max(1, threads)
         self.registry = registry
         self.lowering = lowering
         self.fusion = fusion
+        self.logger = logger
     }
 }
 
-/// A loaded, validated and planned model, ready to run any number of times.
+/// A loaded, validated and planned model, ready to run any number of times, from any thread.
 ///
 /// ```swift
 /// let session = try Session(contentsOf: "model.onnx")
-/// let outputs = try session.run(["input": .tensor(Tensor(shape: [1, 3], elements: [Float](repeating: 1, count: 3)))])
+/// let outputs = try session.run(["input": Tensor(shape: [1, 3], elements: [Float](repeating: 1, count: 3))])
+/// let scores = outputs["scores"]!.elements(as: Float.self)
 /// ```
+///
+/// ``run(_:)`` takes and returns tensors; ``run(_:observer:)`` takes and returns ``Value``s, for models whose inputs
+/// or outputs are sequences or optionals.
 public final class Session: Sendable {
     /// The model as decoded.
     public let model: ModelProto
@@ -41,7 +53,8 @@ public final class Session: Sendable {
 
     /// Loads the `.onnx` file at `path` and plans it.
     public convenience init(contentsOf path: String, options: SessionOptions = SessionOptions()) throws {
-        try self.init(model: TensorFiles.loadModel(path), options: options)
+        let model = try Self.timed("loaded \(path)", logger: options.logger) { try TensorFiles.loadModel(path) }
+        try self.init(model: model, options: options)
     }
 
     /// Plans a decoded model: inlines its functions, lowers the op types `options.lowering` names, folds
@@ -51,31 +64,66 @@ public final class Session: Sendable {
     public init(model: ModelProto, options: SessionOptions = SessionOptions()) throws {
         self.model = model
         self.options = options
-        let lowered = try GraphPasses.lower(options.lowering, in: Graph(model: model))
+        let lowered = try Self.lower(Graph(model: model), options: options)
         let unsupported = Plan.unsupportedNodes(in: lowered, registry: options.registry)
         guard unsupported.isEmpty else { throw RuntimeError.unsupportedOperators(unsupported) }
-        graph = try Self.optimize(lowered, options: options)
-        plan = try Plan(graph: graph, registry: options.registry)
+        let graph = try Self.optimize(lowered, options: options)
+        plan = try Self.timed("planned \(graph.nodes.count) nodes", logger: options.logger) {
+            try Plan(graph: graph, registry: options.registry, logger: options.logger)
+        }
+        self.graph = graph
     }
 
     /// `graph` as a session built with `options` runs it: lowered, constants folded, fused and with types
     /// inferred. Nodes without a kernel stay as they are.
     public static func optimized(_ graph: Graph, options: SessionOptions = SessionOptions()) throws -> Graph {
-        try optimize(GraphPasses.lower(options.lowering, in: graph), options: options)
+        try optimize(lower(graph, options: options), options: options)
+    }
+
+    private static func lower(_ graph: Graph, options: SessionOptions) throws -> Graph {
+        guard !options.lowering.isEmpty else { return graph }
+        return try pass("lowering \(options.lowering.sorted().joined(separator: ", "))", graph, logger: options.logger) {
+            try GraphPasses.lower(options.lowering, in: $0)
+        }
     }
 
     /// The passes after lowering. GroupNormalization is fused only where the registry has the fused kernel.
     private static func optimize(_ lowered: Graph, options: SessionOptions) throws -> Graph {
-        var graph = try ConstantFolding.fold(lowered, registry: options.registry)
+        let logger = options.logger
+        var graph = try pass("constant folding", lowered, logger: logger) {
+            try ConstantFolding.fold($0, registry: options.registry)
+        }
         if options.fusion {
             let fusedKernel = options.registry.factory(
                 for: FusedGroupNormalization.opType, domain: FusedGroupNormalization.domain,
                 opsetVersion: FusedGroupNormalization.version)
-            graph = GraphPasses.fuse(
-                graph,
-                fusingGroupNormalization: fusedKernel != nil && !options.lowering.contains(FusedGroupNormalization.opType))
+            let fusingGroupNormalization = fusedKernel != nil && !options.lowering.contains(FusedGroupNormalization.opType)
+            graph = pass("fusion", graph, logger: logger) {
+                GraphPasses.fuse($0, fusingGroupNormalization: fusingGroupNormalization)
+            }
         }
-        return ShapeInference.infer(graph)
+        return timed("shape inference", logger: logger) { ShapeInference.infer(graph) }
+    }
+
+    /// Runs one pass over `graph`, logging how the node and constant counts changed and how long it took.
+    private static func pass(
+        _ name: String, _ graph: Graph, logger: Logger, _ body: (Graph) throws -> Graph
+    ) rethrows -> Graph {
+        try timed(name, logger: logger, detail: { result in
+            "\(graph.nodes.count) → \(result.nodes.count) nodes, \(graph.initializers.count) → \(result.initializers.count) constants"
+        }) { try body(graph) }
+    }
+
+    /// Runs `body` and logs "`what`: `detail(result)` in N ms" (without the detail when it is empty).
+    private static func timed<T>(
+        _ what: String, logger: Logger, detail: (T) -> String = { _ in "" }, _ body: () throws -> T
+    ) rethrows -> T {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let result = try body()
+        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+        let described = detail(result)
+        logger.debug("\(what)\(described.isEmpty ? "" : ": " + described) in \(String(format: "%.2f", milliseconds)) ms")
+        return result
     }
 
     /// Every node of `graph` (subgraphs included) that `registry` has no kernel for.
@@ -88,7 +136,22 @@ public final class Session: Sendable {
     /// The outputs `run` returns.
     public var outputs: [ValueInfo] { graph.outputs }
 
-    /// Runs the model on `feeds` (by input name) and returns every graph output by name.
+    /// Runs a model whose inputs and outputs are tensors: `feeds` by input name, every output by name.
+    ///
+    /// Throws ``RuntimeError/nonTensorOutput(_:given:)`` when an output is a sequence or an optional; use
+    /// ``run(_:observer:)`` for such models.
+    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        let outputs = try runOrdered(feeds.mapValues(Value.tensor))
+        var tensors: [String: Tensor] = [:]
+        for (info, value) in zip(graph.outputs, outputs) {
+            guard let tensor = value.tensor else { throw RuntimeError.nonTensorOutput(info.name, given: Self.kind(of: value)) }
+            tensors[info.name] = tensor
+        }
+        return tensors
+    }
+
+    /// Runs the model on `feeds` (by input name) and returns every graph output by name. `observer` hears about
+    /// each node as it finishes (``NodeObserver``).
     public func run(_ feeds: [String: Value], observer: (any NodeObserver)? = nil) throws -> [String: Value] {
         try validate(feeds)
         let values = try plan.run(inputs: feeds, threads: options.threads, observer: observer)

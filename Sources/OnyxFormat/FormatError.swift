@@ -16,6 +16,8 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
     case externalDataUnreadable(tensor: String, reason: String)
     /// A `.npy` file is malformed or holds a dtype ONNX has no type for.
     case invalidNumpy(path: String, reason: String)
+    /// A `.npz` file is not a zip archive of `.npy` members that Onyx can read.
+    case invalidNpz(path: String, reason: String)
     /// A value cannot be written in the requested format.
     case unsupportedEncoding(String)
 
@@ -32,6 +34,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
             "tensor '\(tensor)': external data location '\(location)' leaves the model's folder"
         case .externalDataUnreadable(let tensor, let reason): "tensor '\(tensor)': external data: \(reason)"
         case .invalidNumpy(let path, let reason): "\(path): invalid .npy: \(reason)"
+        case .invalidNpz(let path, let reason): "\(path): invalid .npz: \(reason)"
         case .unsupportedEncoding(let reason): reason
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import OnyxCore
 
-/// Reading and writing the files users hand to `infer`: models, `.pb` values and `.npy` tensors.
+/// Reading and writing the files users hand to `infer`: models, `.pb` values, `.npy` tensors and `.npz` archives.
 public enum TensorFiles {
     /// The bytes of a file, with a one-line error when it cannot be read.
     public static func readBytes(_ path: String) throws -> [UInt8] {
@@ -29,6 +29,16 @@ public enum TensorFiles {
         case .optional?: return try ProtoDecoder.optional(from: bytes, source: path).value
         default: return .tensor(try ProtoDecoder.tensor(from: bytes, source: path).tensor)
         }
+    }
+
+    /// Reads every named array of a `.npz` file, in archive order.
+    public static func readNpz(_ path: String) throws -> [(name: String, tensor: Tensor)] {
+        try Npz.decode(try readBytes(path), source: path)
+    }
+
+    /// Writes named tensors as one uncompressed `.npz` file.
+    public static func writeNpz(_ tensors: [(name: String, tensor: Tensor)], to path: String) throws {
+        try write(try Npz.encode(tensors), to: path)
     }
 
     /// Writes a tensor as `.npy`.

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Onyx
 
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Run ONNX backend test cases and compare outputs as ONNX's runner does.",
@@ -10,11 +10,14 @@ struct CheckCommand: ParsableCommand {
             Every folder under DIR that holds model.onnx and test_data_set_N/ is a case. Prints `pass NAME` or \
             `fail NAME: reason` per case and closes with `N passed, M failed`. Cases run in a worker process, so \
             a crash or a hang fails that case only. Tolerance: rtol 1e-3, atol 1e-7, NaN equals NaN, exact for \
-            integers, bools and strings. Exit code 1 when any case fails.
+            integers, bools and strings.
 
-            Example:
-              tools/gen-conformance .conformance/node && infer check .conformance/node
-              infer check .conformance/node/test_group_normalization* --lower GroupNormalization
+            \(exitCodesHelp) A failing case gives exit code 1.
+
+            Examples:
+              infer check .conformance/node
+              infer check .conformance/node/test_group_norm* --lower GroupNormalization
+              infer check my_cases/ --kernels ./libmykernels.so --threads 2
             """)
 
     @Argument(help: "Case folders, or folders containing them.")
@@ -26,13 +29,21 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Seconds one case may take before it is failed as a hang.")
     var timeout: Double = 120
 
+    @OptionGroup var kernelOptions: KernelOptions
+
     @OptionGroup var graphOptions: GraphOptions
+
+    @OptionGroup var logging: LoggingOptions
 
     @Flag(help: .hidden)
     var worker = false
 
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
     func run() throws {
-        let options = graphOptions.sessionOptions(threads: threads)
+        let options = graphOptions.sessionOptions(threads: threads, registry: try kernelOptions.registry())
         if worker {
             for folder in paths {
                 let name = (folder as NSString).lastPathComponent
@@ -44,7 +55,8 @@ struct CheckCommand: ParsableCommand {
         }
         let folders = Conformance.caseFolders(under: paths)
         guard !folders.isEmpty else { throw CLIFailure("no case folder (one holding model.onnx) under \(paths.joined(separator: " "))") }
-        let supervisor = CaseSupervisor(threads: threads, timeout: timeout, graphArguments: graphOptions.arguments)
+        let supervisor = CaseSupervisor(
+            threads: threads, timeout: timeout, workerArguments: graphOptions.arguments + kernelOptions.arguments)
         let results = try supervisor.run(folders) { print($0) }
         let failed = results.filter { !$0 }.count
         print("\(results.count - failed) passed, \(failed) failed")
@@ -57,8 +69,8 @@ struct CheckCommand: ParsableCommand {
 struct CaseSupervisor {
     let threads: Int
     let timeout: Double
-    /// `--lower` / `--no-fusion` arguments the worker gets.
-    var graphArguments: [String] = []
+    /// `--lower`, `--no-fusion` and `--kernels` arguments the worker gets.
+    var workerArguments: [String] = []
 
     /// Runs every folder; `report` gets each result line. Returns pass/fail per case in order.
     func run(_ folders: [String], report: (String) -> Void) throws -> [Bool] {
@@ -67,7 +79,7 @@ struct CaseSupervisor {
         while next < folders.count {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-            process.arguments = ["check", "--worker", "--threads", String(threads)] + graphArguments + folders[next...]
+            process.arguments = ["check", "--worker", "--threads", String(threads)] + workerArguments + folders[next...]
             let pipe = Pipe()
             process.standardOutput = pipe
             let lines = LineReader(pipe.fileHandleForReading)

@@ -21,8 +21,8 @@ struct GraphOptions: ParsableArguments {
         }
     }
 
-    func sessionOptions(threads: Int = 1) -> SessionOptions {
-        SessionOptions(threads: threads, lowering: Set(lowering), fusion: !noFusion)
+    func sessionOptions(threads: Int = 1, registry: KernelRegistry = .standard) -> SessionOptions {
+        SessionOptions(threads: threads, registry: registry, lowering: Set(lowering), fusion: !noFusion)
     }
 
     /// The same options as arguments for a child `infer` process.

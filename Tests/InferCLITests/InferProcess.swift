@@ -17,6 +17,15 @@ struct InferProcess {
     }
 
     static func run(_ arguments: [String]) throws -> Result {
+        try launch(executable, arguments)
+    }
+
+    /// Runs another program, found on PATH, from the package root.
+    static func runTool(_ tool: String, _ arguments: [String]) throws -> Result {
+        try launch("/usr/bin/env", [tool] + arguments)
+    }
+
+    private static func launch(_ executable: String, _ arguments: [String]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
