@@ -25,18 +25,7 @@ struct AttentionKernel: Kernel {
         guard (0...3).contains(qkOutputMode) else {
             throw KernelError.invalidAttribute("qk_matmul_output_mode", "expected 0, 1, 2 or 3, got \(qkOutputMode)")
         }
-        if let precision = try node.int("softmax_precision") {
-            guard let type = DataType(rawValue: Int32(clamping: precision)),
-                [.float, .float16, .double, .bfloat16].contains(type)
-            else {
-                throw KernelError.invalidAttribute(
-                    "softmax_precision",
-                    "expected 1 (float), 10 (float16), 11 (double) or 16 (bfloat16), got \(precision)")
-            }
-            softmaxPrecision = type
-        } else {
-            softmaxPrecision = nil
-        }
+        softmaxPrecision = try softmaxPrecisionAttribute(node)
         qHeadsAttribute = try node.int("q_num_heads")
         kvHeadsAttribute = try node.int("kv_num_heads")
         for (name, heads) in [("q_num_heads", qHeadsAttribute), ("kv_num_heads", kvHeadsAttribute)] {
@@ -195,49 +184,6 @@ struct AttentionKernel: Kernel {
             }
         }
         return (y, scoresOut)
-    }
-}
-
-/// Softmax of one row in place, computed as in numpy in the type `rounding` stands for. A row that is -inf
-/// everywhere becomes zeros rather than NaN; NaN anywhere in the row propagates.
-private func softmax<C: ComputeFloat>(_ row: inout [C], rounding: StepRounding) {
-    var maximum = -C.infinity
-    for j in row.indices {
-        row[j] = rounding(row[j])
-        if row[j].isNaN || maximum.isNaN {
-            maximum = .nan
-        } else {
-            maximum = Swift.max(maximum, row[j])
-        }
-    }
-    let shift = maximum == -C.infinity ? 0 : maximum
-    var sum: C = 0
-    for j in row.indices {
-        row[j] = rounding(C.exp(rounding(row[j] - shift)))
-        sum = rounding.summation(sum + row[j])
-    }
-    sum = rounding(sum)
-    if sum == 0 { sum = 1 }
-    for j in row.indices { row[j] = rounding(row[j] / sum) }
-}
-
-/// Rounds to a narrow storage type (float16 or bfloat16) after each step, as numpy arithmetic in that type
-/// does; a no-op for float and double.
-private struct StepRounding {
-    private let narrowType: DataType?
-
-    init(_ dataType: DataType) {
-        narrowType = dataType == .float16 || dataType == .bfloat16 ? dataType : nil
-    }
-
-    func callAsFunction<C: ComputeFloat>(_ value: C) -> C {
-        guard let narrowType else { return value }
-        return roundedThrough(narrowType, value)
-    }
-
-    /// Rounds a running sum: numpy sums float16 in float32 and rounds once, but rounds bfloat16 at every step.
-    func summation<C: ComputeFloat>(_ value: C) -> C {
-        narrowType == .bfloat16 ? roundedThrough(.bfloat16, value) : value
     }
 }
 

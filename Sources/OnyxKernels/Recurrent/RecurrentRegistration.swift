@@ -5,6 +5,7 @@ func registerRecurrentKernels(into registry: inout KernelRegistry) {
     registry.register("LinearAttention", since: 27) { node in try LinearAttentionKernel(node) }
     registry.register("CausalConvWithState", since: 27) { node in try CausalConvWithStateKernel(node) }
     registry.register("SwiGLU", since: 28) { node in try SwiGLUKernel(node) }
+    registry.register("FlexAttention", domain: "ai.onnx.preview", since: 1) { node in try FlexAttentionKernel(node) }
     registry.register("RNN", since: 1) { node in try RecurrentKernel(node, cell: .rnn) }
     registry.register("GRU", since: 1) { node in
         try RecurrentKernel(node, cell: .gru(linearBeforeReset: node.int("linear_before_reset", default: 0) != 0))
