@@ -3,18 +3,19 @@ import Dispatch
 import Foundation
 import Onyx
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time a model's runs: median, 90th percentile and fastest, and the peak memory.",
         discussion: """
-            The session is made once; then --warmup untimed runs and --runs timed ones on the same inputs. Inputs \
-            not given as NAME=FILE (or given as NAME=@random) are filled with seeded random values of the declared \
-            type and shape: uniform in [-1, 1) for floating types, 0 to 9 for integers.
+            The session is made once; then --warmup untimed runs and --runs timed ones on the same inputs. Inputs are \
+            given as for `infer run`; inputs not given are @random (seeded values of the declared type and shape).
 
             With --stream, each timed run is followed by a plain streaming pass: the inputs copied into fresh \
             buffers on --threads threads, the least work a kernel that reads its input and writes an output of \
             the same size can do. Its time gives the memory bandwidth the model's time compares with.
+
+            \(exitCodesHelp)
 
             Examples:
               infer bench model.onnx --threads 2 --runs 50
@@ -25,8 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: "The .onnx model file.")
     var model: String
 
-    @Option(name: .customLong("input"), help: "An input as NAME=FILE (.npy or .pb) or NAME=@random.")
-    var inputs: [String] = []
+    @OptionGroup var inputOptions: InputOptions
 
     @Option(help: "Threads kernels may use.")
     var threads: Int = 1
@@ -37,16 +37,17 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed runs before the timed ones.")
     var warmup: Int = 3
 
-    @Option(help: "Seed of the random inputs.")
-    var seed: UInt64 = 0
-
     @Flag(help: "Also time a streaming pass (a copy of the inputs) after each run.")
     var stream = false
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @OptionGroup var kernelOptions: KernelOptions
+
     @OptionGroup var graphOptions: GraphOptions
+
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -55,13 +56,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let session = try Session(contentsOf: model, options: graphOptions.sessionOptions(threads: threads))
-        let random = inputs.filter { $0.hasSuffix("=@random") }
-        var feeds = try InputArguments.feeds(inputs.filter { !random.contains($0) }, for: session)
-        var generator = SplitMix64(seed: seed)
-        for input in session.inputs where feeds[input.name] == nil {
-            feeds[input.name] = .tensor(try RandomTensor.make(for: input, using: &generator))
-        }
+        let options = graphOptions.sessionOptions(threads: threads, registry: try kernelOptions.registry())
+        let session = try Session(contentsOf: model, options: options)
+        let feeds = try inputOptions.feeds(for: session, randomizeMissing: true)
         let streamed = stream ? feeds.values.compactMap(\.tensor) : []
         for _ in 0..<warmup {
             _ = try session.run(feeds)
@@ -83,7 +80,8 @@ struct BenchCommand: ParsableCommand {
             peakRSSMB: Self.peakResidentMegabytes(),
             stream: stream
                 ? StreamReport(
-                    bytes: streamed.reduce(0) { $0 + $1.count * $1.dataType.storageSize }, timings: Timings(streamTimes))
+                    bytes: streamed.reduce(0) { $0 + $1.count * $1.dataType.storageSize }, timings: Timings(streamTimes)
+                )
                 : nil)
         print(json ? try report.json() : report.text)
     }
@@ -122,7 +120,10 @@ struct Timings: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case medianMS = "median_ms", p90MS = "p90_ms", minMS = "min_ms", meanMS = "mean_ms"
+        case medianMS = "median_ms"
+        case p90MS = "p90_ms"
+        case minMS = "min_ms"
+        case meanMS = "mean_ms"
     }
 }
 
@@ -143,7 +144,9 @@ struct StreamReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case bytes = "stream_bytes", medianMS = "stream_median_ms", minMS = "stream_min_ms"
+        case bytes = "stream_bytes"
+        case medianMS = "stream_median_ms"
+        case minMS = "stream_min_ms"
         case gigabytesPerSecond = "stream_gb_per_s"
     }
 }
@@ -191,57 +194,8 @@ struct BenchReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, threads, runs, warmup, peakRSSMB = "peak_rss_mb"
-    }
-}
-
-/// Seeded random tensors of an input's declared type and shape.
-enum RandomTensor {
-    static func make(for input: ValueInfo, using generator: inout SplitMix64) throws -> Tensor {
-        guard case .tensor(let dataType, let dimensions?)? = input.type else {
-            throw CLIFailure("input '\(input.name)' has no declared tensor type and shape: give --input \(input.name)=FILE")
-        }
-        let shape = try dimensions.map { dimension -> Int in
-            guard case .value(let extent) = dimension, extent >= 0 else {
-                throw CLIFailure(
-                    "input '\(input.name)' has shape \(dimensions) with a dimension that is not a number: "
-                        + "give --input \(input.name)=FILE")
-            }
-            return extent
-        }
-        guard let numeric = dataType.elementType as? any NumericElement.Type else {
-            throw CLIFailure("input '\(input.name)' is \(dataType): give --input \(input.name)=FILE")
-        }
-        return fill(numeric, shape: shape, floating: dataType.isFloatingPoint, using: &generator)
-    }
-
-    private static func fill<T: NumericElement>(
-        _: T.Type, shape: [Int], floating: Bool, using generator: inout SplitMix64
-    ) -> Tensor {
-        let count = shape.reduce(1, *)
-        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            for index in 0..<count {
-                let unit = Double(generator.next() >> 11) / Double(1 << 53)
-                buffer.initializeElement(at: index, to: T(converting: floating ? 2 * unit - 1 : (10 * unit).rounded(.down)))
-            }
-            initialized = count
-        }
-        return Tensor(shape: shape, elements: values)
-    }
-}
-
-/// SplitMix64: a small, fast, seedable generator.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        case model, threads, runs, warmup
+        case peakRSSMB = "peak_rss_mb"
     }
 }
 
@@ -257,7 +211,8 @@ enum StreamingPass {
                 DispatchQueue.concurrentPerform(iterations: slices) { slice in
                     let range = count * slice / slices..<count * (slice + 1) / slices
                     guard let from = from.address, let to = to.address, !range.isEmpty else { return }
-                    UnsafeMutableRawPointer(to + range.lowerBound).copyMemory(from: from + range.lowerBound, byteCount: range.count)
+                    UnsafeMutableRawPointer(to + range.lowerBound).copyMemory(
+                        from: from + range.lowerBound, byteCount: range.count)
                 }
                 initialized = count
             }

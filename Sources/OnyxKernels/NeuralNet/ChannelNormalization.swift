@@ -1,9 +1,9 @@
 import OnyxCore
 
 // Normalisations over the channel axis of [N, C, D...] tensors: BatchNormalization (fixed or batch
-// statistics per channel), InstanceNormalization and GroupNormalization (statistics per image and group of
-// channels), and LRN (across neighbouring channels). Every (image, channel) plane is contiguous, so each
-// reduces to per-plane affine maps `x · a + b` after the statistics are known.
+// statistics per channel) and LRN (across neighbouring channels). Every (image, channel) plane is contiguous, so
+// BatchNormalization reduces to per-plane affine maps `x · a + b` after the statistics are known.
+// InstanceNormalization and GroupNormalization are in GroupNormalization.swift.
 
 /// BatchNormalization: inference with the given statistics, or (opset ≥ 14, training_mode 1) with the
 /// batch's own, also returning the updated running statistics.
@@ -100,68 +100,6 @@ struct BatchNormalizationKernel: Kernel {
     }
 }
 
-/// InstanceNormalization (one group per channel) and GroupNormalization.
-struct GroupNormalizationKernel: Kernel {
-    let epsilon: Float
-    /// nil for InstanceNormalization: every channel is its own group.
-    let groups: Int?
-    /// GroupNormalization before opset 21 takes scale and bias per group, from 21 on per channel.
-    let perGroupParameters: Bool
-    /// stash_type 11 asks for double statistics even for narrower inputs.
-    let doubleStatistics: Bool
-    let op: String
-
-    init(_ node: KernelNode, instance: Bool) throws {
-        epsilon = try node.float("epsilon", default: 1e-5)
-        op = node.opType
-        if instance {
-            groups = nil
-            perGroupParameters = false
-            doubleStatistics = false
-        } else {
-            guard let count = try node.int("num_groups"), count >= 1 else {
-                throw KernelError.invalidAttribute("num_groups", "is required and must be ≥ 1")
-            }
-            groups = count
-            perGroupParameters = node.opsetVersion < 21
-            doubleStatistics = try node.int("stash_type", default: 1) == Int(DataType.double.rawValue)
-        }
-    }
-
-    func run(_ inputs: KernelInputs, context: KernelContext) throws -> [Value] {
-        let x = try inputs.tensor(0)
-        let scale = try inputs.tensor(1)
-        let bias = try inputs.tensor(2)
-        try x.requireNetFloat("\(op) input X")
-        try scale.requireNetFloat("\(op) scale")
-        try bias.requireNetFloat("\(op) bias")
-        guard x.rank >= 2 else { throw KernelError.invalidInput("\(op) needs X of rank ≥ 2, got \(x.shape)") }
-        guard x.count > 0 else { return [.tensor(x)] }
-        let channels = x.shape[1]
-        let groups = groups ?? channels
-        guard groups > 0, channels % groups == 0 else {
-            throw KernelError.invalidInput("\(op): \(channels) channels do not split into \(groups) groups")
-        }
-        // Opset-18 models exported with per-channel parameters are accepted too (the later opset's layout).
-        let perGroup = perGroupParameters && scale.count == groups && groups != channels
-        let parameterCount = perGroup ? groups : channels
-        guard scale.count == parameterCount, bias.count == parameterCount else {
-            throw KernelError.invalidInput(
-                "\(op) scale and bias must have \(parameterCount) elements, got \(scale.shape) and \(bias.shape)")
-        }
-        func compute<T: NetFloat>(_ type: T.Type) throws -> Value {
-            let channelsPerGroup = channels / groups
-            let expand = { (values: [T]) in perGroup ? (0..<channels).map { values[$0 / channelsPerGroup] } : values }
-            let output = NeuralNet.normalizeGroups(
-                try x.netElements(as: T.self), images: x.shape[0], channels: channels, groups: groups,
-                scale: expand(try scale.netElements()), bias: expand(try bias.netElements()), epsilon: T(epsilon),
-                threads: context.threads)
-            return .tensor(Tensor(shape: x.shape, netValues: output, as: x.dataType))
-        }
-        return [x.dataType == .double || doubleStatistics ? try compute(Double.self) : try compute(Float.self)]
-    }
-}
-
 /// LRN: each value divided by a power of the sum of squares over `size` neighbouring channels.
 struct LocalResponseNormalizationKernel: Kernel {
     let size: Int
@@ -241,39 +179,6 @@ extension NeuralNet {
                         scaleShift(
                             UnsafeBufferPointer(start: input.base + plane * planeSize, count: planeSize),
                             into: output.base + plane * planeSize, scale: factors[unit], shift: shifts[unit])
-                    }
-                }
-            }
-            initialized = values.count
-        }
-    }
-
-    /// Group normalisation of [images, channels, …] `values`: each run of `channels / groups` channels of an
-    /// image is standardised by its own mean and variance, then channel c is scaled by `scale[c]` and shifted
-    /// by `bias[c]`. (image, group) items run in parallel; the statistics accumulate in `T`.
-    static func normalizeGroups<T: NetFloat>(
-        _ values: [T], images: Int, channels: Int, groups: Int, scale: [T], bias: [T], epsilon: T, threads: Int
-    ) -> [T] {
-        let channelsPerGroup = channels / groups
-        let planeSize = values.count / max(1, images * channels)
-        let groupSize = channelsPerGroup * planeSize
-        return [T](unsafeUninitializedCapacity: values.count) { buffer, initialized in
-            values.withUnsafeBufferPointer { source in
-                let input = ReadBuffer(source)
-                let output = WriteBuffer(buffer)
-                forEachChunk(of: images * groups, threads: threads, workPerItem: 4 * groupSize) { range in
-                    for item in range {
-                        let start = item * groupSize
-                        let (mean, variance) = moments(UnsafeBufferPointer(start: input.base + start, count: groupSize))
-                        let inverse = 1 / (variance + epsilon).squareRoot()
-                        for offset in 0..<channelsPerGroup {
-                            let channel = item % groups * channelsPerGroup + offset
-                            let factor = scale[channel] * inverse
-                            let planeStart = start + offset * planeSize
-                            scaleShift(
-                                UnsafeBufferPointer(start: input.base + planeStart, count: planeSize),
-                                into: output.base + planeStart, scale: factor, shift: bias[channel] - mean * factor)
-                        }
                     }
                 }
             }

@@ -15,8 +15,12 @@ func registerNeuralNetKernels(into registry: inout KernelRegistry) {
     registry.register("MaxUnpool", since: 9) { try MaxUnpoolKernel($0) }
 
     registry.register("BatchNormalization", since: 1) { try BatchNormalizationKernel($0) }
-    registry.register("InstanceNormalization", since: 1) { try GroupNormalizationKernel($0, instance: true) }
-    registry.register("GroupNormalization", since: 18) { try GroupNormalizationKernel($0, instance: false) }
+    registry.register("InstanceNormalization", since: 1) { try GroupNormalizationKernel($0, form: .instance) }
+    registry.register("GroupNormalization", since: 18) { try GroupNormalizationKernel($0, form: .onnx) }
+    // Onyx's own, which the graph's fusion pass makes: per-channel parameters, channels-last data, SiLU folded in.
+    registry.register("GroupNormalization", domain: "ai.onyx", since: 1) {
+        try GroupNormalizationKernel($0, form: .onyx)
+    }
     registry.register("LRN", since: 1) { try LocalResponseNormalizationKernel($0) }
     registry.register("LayerNormalization", since: 17) { try RowNormalizationKernel($0, rootMeanSquare: false) }
     registry.register("RMSNormalization", since: 23) { try RowNormalizationKernel($0, rootMeanSquare: true) }

@@ -1,0 +1,335 @@
+import Foundation
+import OnyxCore
+import OnyxFormat
+import XCTest
+
+@testable import OnyxKernels
+
+/// The GroupNormalization engine (ONNX's InstanceNormalization and GroupNormalization, and Onyx's fused op in
+/// domain ai.onyx) against a straightforward Double reference, on random shapes, layouts and element types.
+final class GroupNormalizationTests: XCTestCase {
+    func testMatchesTheReferenceOnRandomProblems() throws {
+        var random = SplitMix(seed: 18)
+        for _ in 0..<60 {
+            let rank = random.int(in: 3...5)
+            let groups = random.int(in: 1...4)
+            let channels = groups * random.int(in: 1...3)
+            let spatialShape = (2..<rank).map { _ in random.int(in: 1...6) }
+            let problem = Problem(
+                shape: [random.int(in: 1...3), channels] + spatialShape, groups: groups,
+                epsilon: [1e-5, 1e-3, 0.5][random.int(in: 0...2)], channelsLast: random.int(in: 0...1) == 1,
+                silu: random.int(in: 0...1) == 1,
+                dataType: [.float, .double, .float16, .bfloat16][random.int(in: 0...3)])
+            try check(problem, &random, threads: random.int(in: 1...3))
+        }
+    }
+
+    func testLongGroupsSpanManyChunks() throws {
+        // Planes of 5000 positions span three chunks; channels-last blocks hold 2048 / 6 rows each.
+        var random = SplitMix(seed: 5)
+        for channelsLast in [false, true] {
+            for dataType in [DataType.float, .float16] {
+                let problem = Problem(
+                    shape: [1, 6, 50, 100], groups: 2, epsilon: 1e-5, channelsLast: channelsLast, silu: false,
+                    dataType: dataType)
+                try check(problem, &random, threads: 1)
+            }
+        }
+    }
+
+    func testThreadsSplitFewLargeGroupsAlongTheirPositions() throws {
+        // One sample of two groups on three threads: each group is cut into pieces whose moments are merged.
+        var random = SplitMix(seed: 7)
+        for channelsLast in [false, true] {
+            for silu in [false, true] {
+                let problem = Problem(
+                    shape: [1, 4, 130, 257], groups: 2, epsilon: 1e-5, channelsLast: channelsLast, silu: silu,
+                    dataType: .float)
+                try check(problem, &random, threads: 3)
+            }
+        }
+        let manyGroups = Problem(
+            shape: [4, 32, 40, 40], groups: 16, epsilon: 1e-5, channelsLast: false, silu: false, dataType: .float)
+        try check(manyGroups, &random, threads: 2)
+    }
+
+    func testVarianceStaysAccurateFarFromZero() throws {
+        // Values 1000 ± 1: E[x²] − E[x]² in Float would keep hardly a digit of the variance.
+        var random = SplitMix(seed: 3)
+        for channelsLast in [false, true] {
+            let problem = Problem(
+                shape: [2, 4, 33, 31], groups: 2, epsilon: 0, channelsLast: channelsLast, silu: false, dataType: .float,
+                center: 1000, spread: 1)
+            try check(problem, &random, threads: 1, tolerance: 1e-3)
+        }
+    }
+
+    func testHalfPrecisionDoesNotOverflow() throws {
+        // Squares of values near 600 exceed float16's largest finite value (65504).
+        var random = SplitMix(seed: 11)
+        let problem = Problem(
+            shape: [1, 4, 16, 16], groups: 2, epsilon: 1e-5, channelsLast: false, silu: false, dataType: .float16,
+            center: 600, spread: 50)
+        try check(problem, &random, threads: 1)
+    }
+
+    func testOpset18PerGroupParametersMatchOpset21PerChannel() throws {
+        var random = SplitMix(seed: 21)
+        let shape = [2, 6, 5, 4]
+        let x = Tensor(shape: shape, elements: random.values(shape.reduce(1, *)).map { Float($0) })
+        let perGroupScale = [Float(0.5), -2, 3]
+        let perGroupBias = [Float(1), 0, -1]
+        let attributes: [String: AttributeValue] = ["num_groups": .int(3), "epsilon": .float(1e-3)]
+        let opset18 = try run(
+            "GroupNormalization", opset: 18, attributes,
+            [x, Tensor(shape: [3], elements: perGroupScale), Tensor(shape: [3], elements: perGroupBias)])
+        let perChannel = { (values: [Float]) in Tensor(shape: [6], elements: values.flatMap { [$0, $0] }) }
+        let opset21 = try run(
+            "GroupNormalization", opset: 21, attributes, [x, perChannel(perGroupScale), perChannel(perGroupBias)])
+        XCTAssertEqual(opset18, opset21)
+        // Opset 18 also takes the per-channel layout that exporters write.
+        let opset18PerChannel = try run(
+            "GroupNormalization", opset: 18, attributes, [x, perChannel(perGroupScale), perChannel(perGroupBias)])
+        XCTAssertEqual(opset18PerChannel, opset21)
+    }
+
+    func testInstanceNormalizationIsOneGroupPerChannel() throws {
+        var random = SplitMix(seed: 4)
+        let x = Tensor(shape: [2, 3, 7], elements: random.values(42).map { Float($0) })
+        let scale = Tensor(shape: [3], elements: [Float(1), 2, 3])
+        let bias = Tensor(shape: [3], elements: [Float(0), -1, 1])
+        let instance = try run("InstanceNormalization", opset: 6, ["epsilon": .float(1e-4)], [x, scale, bias])
+        let group = try run(
+            "GroupNormalization", opset: 21, ["num_groups": .int(3), "epsilon": .float(1e-4)], [x, scale, bias])
+        XCTAssertEqual(instance, group)
+    }
+
+    func testHandComputedSiLU() throws {
+        // One group of [1, 3]: mean 2, variance 1, so y = [-1, 1], then y · sigmoid(y).
+        let y = try run(
+            "GroupNormalization", domain: "ai.onyx", opset: 1,
+            ["num_groups": .int(1), "epsilon": .float(0), "activation": .string(Array("silu".utf8))],
+            [
+                Tensor(shape: [1, 1, 2], elements: [Float(1), 3]), Tensor(shape: [1], elements: [Float(1)]),
+                Tensor(shape: [1], elements: [Float(0)]),
+            ])
+        let expected = [-1.0, 1.0].map { $0 / (1 + exp(-$0)) }
+        for (actual, expected) in zip(y.doubleValues() ?? [], expected) {
+            XCTAssertEqual(actual, expected, accuracy: 1e-6)
+        }
+    }
+
+    func testEmptyInputGivesEmptyOutput() throws {
+        let x = Tensor(shape: [0, 4, 3], elements: [Float]())
+        let y = try run(
+            "GroupNormalization", opset: 21, ["num_groups": .int(2)],
+            [
+                x, Tensor(shape: [4], elements: [Float](repeating: 1, count: 4)),
+                Tensor(shape: [4], elements: [Float](repeating: 0, count: 4)),
+            ])
+        XCTAssertEqual(y.shape, [0, 4, 3])
+    }
+
+    func testBadInputsAndAttributesThrow() {
+        let x = Tensor(shape: [1, 6, 4], elements: [Float](repeating: 1, count: 24))
+        let six = Tensor(shape: [6], elements: [Float](repeating: 1, count: 6))
+        let four = Tensor(shape: [4], elements: [Float](repeating: 1, count: 4))
+        let groups = { (count: Int) -> [String: AttributeValue] in ["num_groups": .int(count)] }
+        assertThrows(try run("GroupNormalization", opset: 21, groups(4), [x, four, four]), containing: "do not split")
+        assertThrows(try run("GroupNormalization", opset: 21, groups(3), [x, four, four]), containing: "6 elements")
+        assertThrows(
+            try run("GroupNormalization", opset: 18, groups(3), [x, four, four]), containing: "6 elements")
+        assertThrows(
+            try run(
+                "GroupNormalization", opset: 21, groups(3),
+                [Tensor(shape: [6], elements: [Float](repeating: 1, count: 6)), six, six]),
+            containing: "rank ≥ 2")
+        assertThrows(
+            try run(
+                "GroupNormalization", opset: 21, groups(3),
+                [Tensor(shape: [1, 6], elements: [Int32](repeating: 1, count: 6)), six, six]),
+            containing: "must be float")
+        assertThrows(try run("GroupNormalization", opset: 21, [:], [x, six, six]), containing: "num_groups")
+        assertThrows(try run("GroupNormalization", opset: 21, groups(0), [x, six, six]), containing: "num_groups")
+        // Channels-last, the channel axis is the last: 4 channels here.
+        assertThrows(
+            try run(
+                "GroupNormalization", domain: "ai.onyx", opset: 1, groups(2).merging(["channels_last": .int(1)]) { $1 },
+                [x, six, six]),
+            containing: "4 elements")
+        assertThrows(
+            try run(
+                "GroupNormalization", domain: "ai.onyx", opset: 1, groups(2).merging(["channels_last": .int(2)]) { $1 },
+                [x, six, six]),
+            containing: "channels_last")
+        assertThrows(
+            try run(
+                "GroupNormalization", domain: "ai.onyx", opset: 1,
+                groups(2).merging(["activation": .string(Array("relu".utf8))]) { $1 }, [x, six, six]),
+            containing: "activation")
+    }
+
+    // MARK: - Helpers
+
+    /// One random GroupNormalization: X is drawn around `center` with `spread`, in the given layout and type.
+    private struct Problem {
+        var shape: [Int]
+        var groups: Int
+        var epsilon: Double
+        var channelsLast: Bool
+        var silu: Bool
+        var dataType: DataType
+        var center = 0.0
+        var spread = 2.0
+    }
+
+    /// Runs `problem` as ONNX GroupNormalization-21 (channels-first, no activation) or as Onyx's op, and compares
+    /// it with the reference — on the transposed input and output when channels-last.
+    private func check(_ problem: Problem, _ random: inout SplitMix, threads: Int, tolerance: Double? = nil) throws {
+        let shape = problem.shape
+        let channels = shape[1]
+        let spatial = shape.dropFirst(2).reduce(1, *)
+        let x = rounded(
+            random.values(shape.reduce(1, *)).map { problem.center + problem.spread * $0 }, to: problem.dataType)
+        let scale = rounded(random.values(channels).map { 1 + $0 }, to: problem.dataType)
+        let bias = rounded(random.values(channels), to: problem.dataType)
+        let expected = reference(
+            x, shape: shape, groups: problem.groups, scale: scale, bias: bias, epsilon: problem.epsilon,
+            silu: problem.silu)
+        var attributes: [String: AttributeValue] = [
+            "num_groups": .int(problem.groups), "epsilon": .float(Float(problem.epsilon)),
+        ]
+        let output: Tensor
+        let layoutShape = problem.channelsLast ? [shape[0]] + shape.dropFirst(2) + [channels] : shape
+        let inputs = [
+            tensor(
+                problem.channelsLast ? channelsLast(x, samples: shape[0], channels: channels, spatial: spatial) : x,
+                layoutShape, problem.dataType),
+            tensor(scale, [channels], problem.dataType), tensor(bias, [channels], problem.dataType),
+        ]
+        if !problem.channelsLast && !problem.silu {
+            output = try run("GroupNormalization", opset: 21, attributes, inputs, threads: threads)
+        } else {
+            attributes["channels_last"] = .int(problem.channelsLast ? 1 : 0)
+            attributes["activation"] = .string(Array((problem.silu ? "silu" : "").utf8))
+            output = try run("GroupNormalization", domain: "ai.onyx", opset: 1, attributes, inputs, threads: threads)
+        }
+        XCTAssertEqual(output.dataType, problem.dataType)
+        XCTAssertEqual(output.shape, layoutShape)
+        var actual = output.doubleValues() ?? []
+        if problem.channelsLast {
+            actual = channelsFirst(actual, samples: shape[0], channels: channels, spatial: spatial)
+        }
+        let tolerance = tolerance ?? [.float: 1e-4, .double: 1e-10, .float16: 4e-3, .bfloat16: 2e-2][problem.dataType]!
+        XCTAssertEqual(actual.count, expected.count)
+        for (index, (a, e)) in zip(actual, expected).enumerated() where !(abs(a - e) <= tolerance * max(1, abs(e))) {
+            XCTFail("\(problem), threads \(threads): element \(index) is \(a), expected \(e)")
+            return
+        }
+    }
+
+    /// Straightforward GroupNormalization of channels-first `x` in Double: two-pass mean and variance per group.
+    private func reference(
+        _ x: [Double], shape: [Int], groups: Int, scale: [Double], bias: [Double], epsilon: Double, silu: Bool
+    ) -> [Double] {
+        let channels = shape[1]
+        let spatial = shape.dropFirst(2).reduce(1, *)
+        let groupSize = channels / groups * spatial
+        var y = x
+        for start in stride(from: 0, to: x.count, by: groupSize) {
+            let values = x[start..<start + groupSize]
+            let mean = values.reduce(0, +) / Double(groupSize)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(groupSize)
+            for index in start..<start + groupSize {
+                let channel = index / spatial % channels
+                let normalized = (x[index] - mean) / (variance + epsilon).squareRoot() * scale[channel] + bias[channel]
+                y[index] = silu ? normalized / (1 + exp(-normalized)) : normalized
+            }
+        }
+        return y
+    }
+
+    /// [N, C, S] values as [N, S, C].
+    private func channelsLast(_ values: [Double], samples: Int, channels: Int, spatial: Int) -> [Double] {
+        var result = values
+        for n in 0..<samples {
+            for c in 0..<channels {
+                for s in 0..<spatial {
+                    result[(n * spatial + s) * channels + c] = values[(n * channels + c) * spatial + s]
+                }
+            }
+        }
+        return result
+    }
+
+    /// [N, S, C] values as [N, C, S].
+    private func channelsFirst(_ values: [Double], samples: Int, channels: Int, spatial: Int) -> [Double] {
+        var result = values
+        for n in 0..<samples {
+            for c in 0..<channels {
+                for s in 0..<spatial {
+                    result[(n * channels + c) * spatial + s] = values[(n * spatial + s) * channels + c]
+                }
+            }
+        }
+        return result
+    }
+
+    /// `values` as the nearest values of `dataType`.
+    private func rounded(_ values: [Double], to dataType: DataType) -> [Double] {
+        tensor(values, [values.count], dataType).doubleValues() ?? []
+    }
+
+    private func tensor(_ values: [Double], _ shape: [Int], _ dataType: DataType) -> Tensor {
+        switch dataType {
+        case .double: return Tensor(shape: shape, elements: values)
+        case .float16: return Tensor(shape: shape, elements: values.map { Float16(Float($0)) })
+        case .bfloat16: return Tensor(shape: shape, elements: values.map { BFloat16(Float($0)) })
+        default: return Tensor(shape: shape, elements: values.map { Float($0) })
+        }
+    }
+
+    private func run(
+        _ op: String, domain: String = "", opset: Int, _ attributes: [String: AttributeValue], _ inputs: [Tensor],
+        threads: Int = 1
+    ) throws -> Tensor {
+        let node = KernelNode(opType: op, domain: domain, opsetVersion: opset, attributes: attributes)
+        let outputs = try KernelRegistry.standard.evaluate(
+            node, inputs: inputs.map { .tensor($0) }, context: KernelContext(threads: threads))
+        return try XCTUnwrap(outputs.first?.tensor)
+    }
+
+    private func assertThrows(
+        _ body: @autoclosure () throws -> Tensor, containing text: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            XCTAssertTrue(error is KernelError, "\(error)", file: file, line: line)
+            XCTAssertTrue("\(error)".contains(text), "\(error) does not mention \(text)", file: file, line: line)
+        }
+    }
+}
+
+/// A small seeded generator (SplitMix64), so every run draws the same problems.
+private struct SplitMix {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func int(in range: ClosedRange<Int>) -> Int {
+        range.lowerBound + Int(next() % UInt64(range.count))
+    }
+
+    /// `count` values uniform in [-1, 1).
+    mutating func values(_ count: Int) -> [Double] {
+        (0..<count).map { _ in Double(next() >> 11) / Double(1 << 52) - 1 }
+    }
+}
