@@ -86,6 +86,16 @@ final class GroupNormalizationFusionTests: XCTestCase {
         XCTAssertEqual(graph.opsets["ai.onyx"], 1)
     }
 
+    func testDoubleStashTypeKeepsTheOnnxOperator() {
+        var b = GraphBuilder(shape: [1, 6, 4, 4])
+        b.addInput("scale", shape: [6])
+        b.addInput("bias", shape: [6])
+        let y = b.op("GroupNormalization", ["x", "scale", "bias"], ["num_groups": .int(3), "stash_type": .int(11)])
+        let graph = GroupNormalizationFusion.apply(to: b.graph(outputs: [y], opset: 21))
+        XCTAssertEqual(graph.nodes.map(\.opType), ["GroupNormalization"])
+        XCTAssertTrue(fused(graph).isEmpty)
+    }
+
     func testOpset18ConstantPerGroupScaleIsExpandedPerChannel() throws {
         var b = GraphBuilder(shape: [2, 6, 3])
         let y = b.op("GroupNormalization", ["x", b.floats([2, 3, 4]), b.floats([0, 1, 2])], ["num_groups": .int(3)])

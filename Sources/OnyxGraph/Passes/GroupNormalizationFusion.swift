@@ -31,6 +31,8 @@ public enum GroupNormalizationFusion {
         guard node.opType == "GroupNormalization", node.domain.isEmpty,
             let groupNormalization = try? GroupNormalizationNode(node, onnxOpset: graph.graph.opsetVersion(for: ""))
         else { return nil }
+        // The fused op computes statistics in float; a node asking for another stash_type keeps the ONNX kernel.
+        if case .int(let stashType)? = node.attributes["stash_type"], stashType != 1 { return nil }
         var inputs = node.inputs
         var constants: [String: Tensor] = [:]
         if groupNormalization.perGroupAffine {
