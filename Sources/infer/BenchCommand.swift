@@ -6,7 +6,7 @@ import Onyx
 struct BenchCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time a model's runs: median, 90th percentile and fastest, and the peak memory.",
+        abstract: "Time a model's runs: median, 90th percentile, fastest, throughput and the peak memory.",
         discussion: """
             The session is made once; then --warmup untimed runs and --runs timed ones on the same inputs. Inputs are \
             given as for `infer run`; inputs not given are @random (seeded values of the declared type and shape).
@@ -66,7 +66,11 @@ struct BenchCommand: ParsableCommand, LoggingCommand {
         }
         var times: [Double] = []
         var streamTimes: [Double] = []
-        for _ in 0..<runs {
+        // A bar on a terminal only: piped output stays just the report.
+        let progress = isatty(STDERR_FILENO) == 1 ? ProgressReporter(total: runs) : nil
+        defer { progress?.finish() }
+        for run in 0..<runs {
+            defer { progress?.advance("run \(run + 1)") }
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try session.run(feeds)
             times.append(Self.milliseconds(since: start))
@@ -161,11 +165,15 @@ struct BenchReport: Encodable {
     let peakRSSMB: Double
     let stream: StreamReport?
 
+    /// Runs per second at the median latency (one run at a time).
+    var throughputPerSecond: Double { 1000 / timings.medianMS }
+
     var text: String {
         let format = { (value: Double) in String(format: "%.3f", value) }
         var lines = [
             "\(model): \(runs) runs on \(threads) thread\(threads == 1 ? "" : "s") after \(warmup) warm-up",
             "median \(format(timings.medianMS)) ms, p90 \(format(timings.p90MS)) ms, min \(format(timings.minMS)) ms",
+            "throughput \(String(format: "%.1f", throughputPerSecond)) runs/s",
             "peak RSS \(String(format: "%.1f", peakRSSMB)) MB",
         ]
         if let stream {
@@ -191,11 +199,13 @@ struct BenchReport: Encodable {
         try container.encode(runs, forKey: .runs)
         try container.encode(warmup, forKey: .warmup)
         try container.encode(peakRSSMB, forKey: .peakRSSMB)
+        try container.encode(throughputPerSecond, forKey: .throughputPerSecond)
     }
 
     enum CodingKeys: String, CodingKey {
         case model, threads, runs, warmup
         case peakRSSMB = "peak_rss_mb"
+        case throughputPerSecond = "throughput_per_s"
     }
 }
 
