@@ -19,6 +19,16 @@ extension Tensor {
         func mismatch(_ got: Int) -> FormatError {
             .dataSizeMismatch(tensor: name, expected: count * dataType.storageSize, got: got)
         }
+        /// `float_data` or `double_data`: one value per real element, or (real, imaginary) pairs for complex ones.
+        func realOrComplex<Real: TensorElement, Complex: TensorElement>(
+            _ values: [Real], complex: (Real, Real) -> Complex
+        ) throws -> Tensor {
+            if dataType == Real.dataType, values.count == count { return Tensor(shape: dims, elements: values) }
+            if dataType == Complex.dataType, values.count == 2 * count {
+                return Tensor(shape: dims, elements: (0..<count).map { complex(values[2 * $0], values[2 * $0 + 1]) })
+            }
+            throw mismatch(values.count * MemoryLayout<Real>.size)
+        }
         switch payload {
         case .raw(let bytes):
             return try fromRaw(bytes, name: name, dataType: dataType, dims: dims, count: count)
@@ -27,19 +37,9 @@ extension Tensor {
             guard strings.count == count else { throw mismatch(strings.count) }
             return Tensor(shape: dims, elements: strings.map { String(decoding: $0, as: UTF8.self) })
         case .float(let values):
-            switch dataType {
-            case .float where values.count == count: return Tensor(shape: dims, elements: values)
-            case .complex64 where values.count == 2 * count:
-                return Tensor(shape: dims, elements: (0..<count).map { Complex64(real: values[2 * $0], imaginary: values[2 * $0 + 1]) })
-            default: throw mismatch(values.count * 4)
-            }
+            return try realOrComplex(values, complex: Complex64.init(real:imaginary:))
         case .double(let values):
-            switch dataType {
-            case .double where values.count == count: return Tensor(shape: dims, elements: values)
-            case .complex128 where values.count == 2 * count:
-                return Tensor(shape: dims, elements: (0..<count).map { Complex128(real: values[2 * $0], imaginary: values[2 * $0 + 1]) })
-            default: throw mismatch(values.count * 8)
-            }
+            return try realOrComplex(values, complex: Complex128.init(real:imaginary:))
         case .int64(let values):
             guard dataType == .int64, values.count == count else { throw mismatch(values.count * 8) }
             return Tensor(shape: dims, elements: values)

@@ -58,9 +58,9 @@ struct Col2ImKernel: Kernel {
         var output = [Double](repeating: 0, count: batch * channels * imageSize)
         for plane in 0..<batch * channels {
             for kernelIndex in 0..<blockSize {
-                let kernelOffset = unravel(kernelIndex, block)
+                let kernelOffset = RowMajor.coordinates(of: kernelIndex, in: block)
                 for column in 0..<columns {
-                    let position = unravel(column, blocks)
+                    let position = RowMajor.coordinates(of: column, in: blocks)
                     var target = 0
                     var inside = true
                     for axis in 0..<rank {
@@ -78,16 +78,5 @@ struct Col2ImKernel: Kernel {
         }
         let shape = [batch, channels] + image
         return [.tensor(try input.dataType.visitNumeric(SaturatingTensor(values: output, shape: shape)))]
-    }
-
-    /// The row-major multi-index of `flat` in `shape`.
-    private func unravel(_ flat: Int, _ shape: [Int]) -> [Int] {
-        var rest = flat
-        var index = [Int](repeating: 0, count: shape.count)
-        for axis in shape.indices.reversed() {
-            index[axis] = rest % shape[axis]
-            rest /= shape[axis]
-        }
-        return index
     }
 }

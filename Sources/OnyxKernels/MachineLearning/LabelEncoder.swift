@@ -74,8 +74,8 @@ struct LabelEncoderKernel: Kernel {
                 // The spec's defaults for a values tensor: "_Unused", -1 or -0.0 by type.
                 switch values.dataType {
                 case .string: return Tensor(scalar: "_Unused")
-                case .float, .double: return try ReductionInputs.tensor([-0.0], as: values.dataType, shape: [])
-                default: return try ReductionInputs.tensor([-1], as: values.dataType, shape: [])
+                case .float, .double: return try Tensor(converting: [-0.0], to: values.dataType, shape: [])
+                default: return try Tensor(converting: [-1], to: values.dataType, shape: [])
                 }
             }
             guard given.dataType == values.dataType, given.count == 1 else {

@@ -95,7 +95,7 @@ struct TreeEnsembleKernel: Kernel {
             }
             postTransform.apply(to: &output[scores])
         }
-        return [.tensor(try ReductionInputs.tensor(output, as: input.dataType, shape: [rows, targetCount]))]
+        return [.tensor(try Tensor(converting: output, to: input.dataType, shape: [rows, targetCount]))]
     }
 
     /// The leaf that `sample` reaches from `start`.

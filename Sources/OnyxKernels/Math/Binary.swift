@@ -124,10 +124,10 @@ extension BinaryLanes {
         let second: Tensor
         let plan: BroadcastPlan
 
-        func visit<T: MathLaneElement>(_: T.Type) throws -> Tensor {
-            guard let function = T.lane(of: lanes) else { throw refusedType(T.dataType, by: name) }
+        func visit<T: LaneElement>(_: T.Type) throws -> Tensor where T.Lane: MathLane {
+            guard let function = T.Lane.entry(of: lanes) else { throw refusedType(T.dataType, by: name) }
             let values = try plan.map(first.elements(as: T.self), second.elements(as: T.self)) {
-                T(mathLane: try function($0.mathLane, $1.mathLane))
+                T(lane: try function($0.lane, $1.lane))
             }
             return Tensor(shape: plan.shape, elements: values)
         }
@@ -216,9 +216,9 @@ struct ComparisonKernel: Kernel {
         let second: Tensor
         let plan: BroadcastPlan
 
-        func visit<T: MathLaneElement>(_: T.Type) throws -> Tensor {
-            guard let test = T.lane(of: kernel.lanes) else { throw refusedType(T.dataType, by: kernel.name) }
-            let values = plan.map(first.elements(as: T.self), second.elements(as: T.self)) { test($0.mathLane, $1.mathLane) }
+        func visit<T: LaneElement>(_: T.Type) throws -> Tensor where T.Lane: MathLane {
+            guard let test = T.Lane.entry(of: kernel.lanes) else { throw refusedType(T.dataType, by: kernel.name) }
+            let values = plan.map(first.elements(as: T.self), second.elements(as: T.self)) { test($0.lane, $1.lane) }
             return Tensor(shape: plan.shape, elements: values)
         }
     }

@@ -115,10 +115,10 @@ struct UnaryMathKernel: Kernel {
         let kernel: UnaryMathKernel
         let input: Tensor
 
-        func visit<T: MathLaneElement>(_: T.Type) throws -> Tensor {
+        func visit<T: LaneElement>(_: T.Type) throws -> Tensor where T.Lane: MathLane {
             let values = input.elements(as: T.self)
-            if let function = T.lane(of: kernel.lanes) {
-                return Tensor(shape: input.shape, elements: values.map { T(mathLane: function($0.mathLane)) })
+            if let function = T.Lane.entry(of: kernel.lanes) {
+                return Tensor(shape: input.shape, elements: values.map { T(lane: function($0.lane)) })
             }
             if kernel.lanes.integersThroughReal, T.dataType.isInteger, let real = kernel.lanes.real {
                 return Tensor(shape: input.shape, elements: values.map { T(converting: real($0.doubleValue)) })
@@ -143,7 +143,7 @@ struct RealPredicateKernel: Kernel {
         let kernel: RealPredicateKernel
         let input: Tensor
 
-        func visit<T: MathLaneElement>(_: T.Type) throws -> Tensor {
+        func visit<T: LaneElement>(_: T.Type) throws -> Tensor where T.Lane: MathLane {
             Tensor(shape: input.shape, elements: input.elements(as: T.self).map { kernel.test($0.doubleValue) })
         }
     }

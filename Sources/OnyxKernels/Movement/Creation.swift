@@ -56,14 +56,6 @@ private func constantValue(of node: KernelNode) throws -> Tensor {
     }
 }
 
-/// A one-element tensor of `dataType` holding one (`true` for bool). Throws for strings and complex types.
-func numericOne(_ dataType: DataType) throws -> Tensor {
-    struct One: NumericVisitor {
-        func visit<T: NumericElement>(_: T.Type) -> Tensor { Tensor(scalar: T(converting: 1)) }
-    }
-    return try dataType.visitNumeric(One())
-}
-
 /// ConstantOfShape: a tensor of the shape given by input 0 filled with the `value` attribute's element.
 struct ConstantOfShapeKernel: Kernel {
     let value: Tensor
@@ -148,7 +140,7 @@ struct EyeLikeKernel: Kernel {
             extents: [length], sourceStrides: [0], destinationStrides: [columns + 1],
             destinationOffset: k >= 0 ? k : -k * columns)
         let output = try assembleTensor(
-            type, shape: input.shape, background: .zero, sources: [try numericOne(type)],
+            type, shape: input.shape, background: .zero, sources: [try Tensor(converting: [1], to: type, shape: [])],
             copies: [RegionCopy(source: .input(0), region: diagonalCopy)])
         return [.tensor(output)]
     }

@@ -173,7 +173,7 @@ func elementOffsets(_ indices: Tensor, into shape: [Int], axis: Int) throws -> [
             "indices of shape \(indices.shape) do not fit data of shape \(shape) along axis \(axis)")
     }
     let resolved = try MovementShape.indices(indices, extent: shape[axis])
-    var strides = MovementShape.strides(shape)
+    var strides = RowMajor.strides(shape)
     let axisStride = strides[axis]
     strides[axis] = 0
     return zip(MovementShape.offsets(of: indices.shape, strides: strides), resolved).map { $0 + $1 * axisStride }
@@ -192,7 +192,7 @@ func tupleOffsets(_ indices: Tensor, into shape: [Int], batchDims: Int) throws -
         throw KernelError.invalidInput("indices must be int32 or int64, got \(indices.dataType)")
     }
     let raw = try MovementShape.ints(indices, name: "indices")
-    let strides = MovementShape.strides(shape)
+    let strides = RowMajor.strides(shape)
     let batchStride = batchDims == 0 ? 0 : strides[batchDims - 1]
     let tuplesPerBatch = indices.shape[batchDims..<(indices.rank - 1)].reduce(1, *)
     return try (0..<indices.shape.dropLast().reduce(1, *)).map { tuple in

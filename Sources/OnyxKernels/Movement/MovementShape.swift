@@ -7,13 +7,6 @@ enum MovementShape {
     /// fail with an error, not allocate gigabytes.
     static let maxElementCount = 1 << 31
 
-    /// Row-major strides, in elements, of a tensor of `shape`.
-    static func strides(_ shape: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
-        return strides
-    }
-
     /// The offset `Σ index·strides` of every multi-index of `shape`, in row-major order.
     static func offsets(of shape: [Int], strides: [Int]) -> [Int] {
         let count = shape.reduce(1, *)

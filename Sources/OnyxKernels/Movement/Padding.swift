@@ -109,7 +109,7 @@ struct PadKernel: Kernel {
     /// The constant to pad with, as a one-element tensor of the data's type; nil for the type's zero.
     private func constantValue(_ inputs: KernelInputs, like data: Tensor) throws -> Tensor? {
         if let attributeValue {
-            return try data.dataType.visitNumeric(NumericScalar(value: Double(attributeValue)))
+            return try Tensor(converting: [Double(attributeValue)], to: data.dataType, shape: [])
         }
         guard let value = try inputs.optionalTensor(2), value.count > 0 else { return nil }
         guard value.count == 1, value.dataType == data.dataType else {
@@ -118,12 +118,6 @@ struct PadKernel: Kernel {
         }
         return value
     }
-}
-
-/// A one-element tensor holding `value` converted to the visited type.
-private struct NumericScalar: NumericVisitor {
-    let value: Double
-    func visit<T: NumericElement>(_: T.Type) -> Tensor { Tensor(scalar: T(converting: value)) }
 }
 
 /// CenterCropPad: each listed axis (all by default) cropped or zero-padded to the extent in input 1, centred

@@ -5,7 +5,7 @@ func registerSelectionKernels(into registry: inout KernelRegistry) {
     registry.register("NonZero", since: 9) { inputs, _ in
         let data = try inputs.tensor(0)
         let flags = try nonZeroFlags(data)
-        let strides = MovementShape.strides(data.shape)
+        let strides = RowMajor.strides(data.shape)
         let positions = flags.indices.filter { flags[$0] }
         // Row `axis` holds each hit's coordinate along that axis.
         let coordinates = data.shape.indices.flatMap { axis in

@@ -31,8 +31,8 @@ struct StridedRegion {
         box extents: [Int], from sourceShape: [Int], start sourceStart: [Int], steps sourceSteps: [Int]? = nil,
         to destinationShape: [Int], start destinationStart: [Int]
     ) {
-        let sourceStrides = MovementShape.strides(sourceShape)
-        let destinationStrides = MovementShape.strides(destinationShape)
+        let sourceStrides = RowMajor.strides(sourceShape)
+        let destinationStrides = RowMajor.strides(destinationShape)
         let steps = sourceSteps ?? Array(repeating: 1, count: extents.count)
         self.init(
             extents: extents,
@@ -44,18 +44,18 @@ struct StridedRegion {
 
     /// All of a row-major tensor of `shape`, copied to one of the same shape.
     init(whole shape: [Int]) {
-        let strides = MovementShape.strides(shape)
+        let strides = RowMajor.strides(shape)
         self.init(extents: shape, sourceStrides: strides, destinationStrides: strides)
     }
 
     /// The whole of a row-major tensor of `shape`, read with its axes in `permutation` order: the copy that
     /// writes the transposed tensor contiguously.
     init(transposing shape: [Int], permutation: [Int]) {
-        let strides = MovementShape.strides(shape)
+        let strides = RowMajor.strides(shape)
         let extents = permutation.map { shape[$0] }
         self.init(
             extents: extents, sourceStrides: permutation.map { strides[$0] },
-            destinationStrides: MovementShape.strides(extents))
+            destinationStrides: RowMajor.strides(extents))
     }
 
     /// Copies the region. Every addressed element must lie inside both buffers (checked); `source` may be

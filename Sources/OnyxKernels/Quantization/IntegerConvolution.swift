@@ -184,16 +184,16 @@ struct IntegerConvGeometry {
         let outputPlane = outputPlaneSize
         let groupChannels = channels / group
         let groupOutputs = outputChannels / group
-        let inputStrides = Self.rowMajorStrides(input)
+        let inputStrides = RowMajor.strides(input)
         // Kernel taps as per-axis displacements, so each (output position, tap) pair locates its input once.
         let taps = (0..<kernelSize).map { tap in
-            zip(Self.coordinates(of: tap, in: kernel), dilations).map { $0 * $1 }
+            zip(RowMajor.coordinates(of: tap, in: kernel), dilations).map { $0 * $1 }
         }
         var result = [Int32](repeating: 0, count: batch * outputChannels * outputPlane)
         x.withUnsafeBufferPointer { x in
             w.withUnsafeBufferPointer { w in
                 for position in 0..<outputPlane {
-                    let origin = zip(zip(Self.coordinates(of: position, in: output), strides), padsBegin)
+                    let origin = zip(zip(RowMajor.coordinates(of: position, in: output), strides), padsBegin)
                         .map { $0.0 * $0.1 - $1 }
                     for (tap, displacement) in taps.enumerated() {
                         var offset = 0
@@ -224,22 +224,6 @@ struct IntegerConvGeometry {
             }
         }
         return result
-    }
-
-    private static func rowMajorStrides(_ shape: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        for axis in shape.indices.dropLast().reversed() { strides[axis] = strides[axis + 1] * shape[axis + 1] }
-        return strides
-    }
-
-    private static func coordinates(of index: Int, in shape: [Int]) -> [Int] {
-        var remainder = index
-        var coordinates = [Int](repeating: 0, count: shape.count)
-        for axis in shape.indices.reversed() {
-            coordinates[axis] = remainder % shape[axis]
-            remainder /= shape[axis]
-        }
-        return coordinates
     }
 }
 

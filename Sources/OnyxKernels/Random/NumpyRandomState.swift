@@ -20,6 +20,11 @@ struct NumpyRandomState {
         position = Self.stateSize
     }
 
+    /// The generator for one kernel run: from the node's seed, or seeded afresh from the system generator.
+    init(runSeed seed: UInt32?) {
+        self.init(seed: seed ?? .random(in: .min ... .max))
+    }
+
     /// A uniform double in [0, 1) with 53 random bits (numpy's `random_sample`).
     mutating func nextDouble() -> Double {
         let high = Double(next() >> 5)

@@ -79,7 +79,7 @@ struct RandomFillKernel: Kernel {
                     "without dtype the output takes the input's type, which must be floating-point, got \(outputType)")
             }
         }
-        var generator = runGenerator(seed: seed)
+        var generator = NumpyRandomState(runSeed: seed)
         let count = outputShape.reduce(1, *)
         let values: [Double]
         switch distribution {
@@ -88,7 +88,7 @@ struct RandomFillKernel: Kernel {
         case .normal(let mean, let scale):
             values = (0..<count).map { _ in generator.nextGaussian() * scale + mean }
         }
-        return [.tensor(try ReductionInputs.tensor(values, as: outputType, shape: outputShape))]
+        return [.tensor(try Tensor(converting: values, to: outputType, shape: outputShape))]
     }
 }
 
@@ -110,9 +110,9 @@ struct BernoulliKernel: Kernel {
         if let bad = probabilities.first(where: { !(0...1).contains($0) }) {
             throw KernelError.invalidInput("Bernoulli probabilities must lie in [0, 1], got \(bad)")
         }
-        var generator = runGenerator(seed: seed)
+        var generator = NumpyRandomState(runSeed: seed)
         let draws = probabilities.map { generator.nextBernoulli($0) ? 1.0 : 0.0 }
-        return [.tensor(try ReductionInputs.tensor(draws, as: dataType ?? input.dataType, shape: input.shape))]
+        return [.tensor(try Tensor(converting: draws, to: dataType ?? input.dataType, shape: input.shape))]
     }
 }
 
@@ -146,7 +146,7 @@ struct MultinomialKernel: Kernel {
         let (batch, classes) = (input.shape[0], input.shape[1])
         let outputShape = [batch, sampleSize]
         _ = try Broadcast.elementCount(outputShape)
-        var generator = runGenerator(seed: seed)
+        var generator = NumpyRandomState(runSeed: seed)
         var samples = [Double]()
         samples.reserveCapacity(batch * sampleSize)
         var cumulative = [Double](repeating: 0, count: classes)
@@ -167,13 +167,8 @@ struct MultinomialKernel: Kernel {
                 samples.append(Double(chosen))
             }
         }
-        return [.tensor(try ReductionInputs.tensor(samples, as: dataType, shape: outputShape))]
+        return [.tensor(try Tensor(converting: samples, to: dataType, shape: outputShape))]
     }
-}
-
-/// The generator for one run: from the node's seed, or seeded afresh from the system generator.
-private func runGenerator(seed: UInt32?) -> NumpyRandomState {
-    NumpyRandomState(seed: seed ?? .random(in: .min ... .max))
 }
 
 /// The `seed` attribute (a float) as numpy's integer seed: truncated toward zero, low 32 bits.

@@ -15,7 +15,7 @@ func registerDeterminantKernels(into registry: inout KernelRegistry) {
         let determinants = (0..<batchShape.reduce(1, *)).map { batch in
             determinant(Array(values[(batch * size * size)..<((batch + 1) * size * size)]), size: size)
         }
-        return [.tensor(try ReductionInputs.tensor(determinants, as: matrices.dataType, shape: batchShape))]
+        return [.tensor(try Tensor(converting: determinants, to: matrices.dataType, shape: batchShape))]
     }
 }
 

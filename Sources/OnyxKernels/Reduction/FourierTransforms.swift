@@ -77,7 +77,7 @@ struct DFTKernel: Kernel {
         }
         var outputShape = signalShape
         outputShape[axis] = bins
-        return [.tensor(try ReductionInputs.tensor(output, as: input.dataType, shape: outputShape + [outputChannels]))]
+        return [.tensor(try Tensor(converting: output, to: input.dataType, shape: outputShape + [outputChannels]))]
     }
 }
 
@@ -137,7 +137,7 @@ struct STFTKernel: Kernel {
                 }
             }
         }
-        return [.tensor(try ReductionInputs.tensor(output, as: signal.dataType, shape: [batches, frames, bins, 2]))]
+        return [.tensor(try Tensor(converting: output, to: signal.dataType, shape: [batches, frames, bins, 2]))]
     }
 }
 

@@ -69,12 +69,12 @@ struct LossKernel: Kernel {
         }
         let loss: Tensor
         switch reduction {
-        case .none: loss = try ReductionInputs.tensor(losses, as: scores.dataType, shape: targetShape)
-        case .sum: loss = try ReductionInputs.tensor([losses.reduce(0, +)], as: scores.dataType, shape: [])
-        case .mean: loss = try ReductionInputs.tensor([losses.reduce(0, +) / weightSum], as: scores.dataType, shape: [])
+        case .none: loss = try Tensor(converting: losses, to: scores.dataType, shape: targetShape)
+        case .sum: loss = try Tensor(converting: [losses.reduce(0, +)], to: scores.dataType, shape: [])
+        case .mean: loss = try Tensor(converting: [losses.reduce(0, +) / weightSum], to: scores.dataType, shape: [])
         }
         guard returnsLogProbabilities else { return [.tensor(loss)] }
-        return [.tensor(loss), .tensor(try ReductionInputs.tensor(logProbabilities, as: scores.dataType, shape: scores.shape))]
+        return [.tensor(loss), .tensor(try Tensor(converting: logProbabilities, to: scores.dataType, shape: scores.shape))]
     }
 
     /// log-softmax over the class axis, in place, shifted by each position's maximum for stability. Walks

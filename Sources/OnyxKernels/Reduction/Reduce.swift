@@ -82,10 +82,7 @@ struct ReduceKernel: Kernel {
         if listed.isEmpty { return noopWithEmptyAxes ? [] : Set(0..<rank) }
         var axes = Set<Int>()
         for axis in listed {
-            guard axis >= -rank, axis < rank else {
-                throw KernelError.invalidInput("axis \(axis) is out of range for rank \(rank)")
-            }
-            guard axes.insert(axis < 0 ? axis + rank : axis).inserted else {
+            guard axes.insert(try ReductionInputs.axis(axis, rank: rank)).inserted else {
                 throw KernelError.invalidInput("axis \(axis) is listed twice in \(listed)")
             }
         }

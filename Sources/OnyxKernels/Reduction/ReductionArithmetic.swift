@@ -111,37 +111,26 @@ extension DataType {
 
 // MARK: - Wide types (doubleValue comes from NumericElement)
 
-extension Float: WideArithmetic {
-    static var one: Float { 1 }
-    func plus(_ other: Float) -> Float { self + other }
-    func times(_ other: Float) -> Float { self * other }
-    var absolute: Float { abs(self) }
-    func mean(count: Int) -> Float { self / Float(count) }
+extension WideArithmetic where Self: BinaryFloatingPoint {
+    static var one: Self { 1 }
+    func plus(_ other: Self) -> Self { self + other }
+    func times(_ other: Self) -> Self { self * other }
+    var absolute: Self { abs(self) }
+    func mean(count: Int) -> Self { self / Self(count) }
 }
 
-extension Double: WideArithmetic {
-    static var one: Double { 1 }
-    func plus(_ other: Double) -> Double { self + other }
-    func times(_ other: Double) -> Double { self * other }
-    var absolute: Double { abs(self) }
-    func mean(count: Int) -> Double { self / Double(count) }
+extension WideArithmetic where Self: FixedWidthInteger {
+    static var one: Self { 1 }
+    func plus(_ other: Self) -> Self { self &+ other }
+    func times(_ other: Self) -> Self { self &* other }
+    var absolute: Self { self < 0 ? 0 &- self : self }
+    func mean(count: Int) -> Self { count == 0 ? 0 : self / Self(count) }
 }
 
-extension Int64: WideArithmetic {
-    static var one: Int64 { 1 }
-    func plus(_ other: Int64) -> Int64 { self &+ other }
-    func times(_ other: Int64) -> Int64 { self &* other }
-    var absolute: Int64 { self < 0 ? 0 &- self : self }
-    func mean(count: Int) -> Int64 { count == 0 ? 0 : self / Int64(count) }
-}
-
-extension UInt64: WideArithmetic {
-    static var one: UInt64 { 1 }
-    func plus(_ other: UInt64) -> UInt64 { self &+ other }
-    func times(_ other: UInt64) -> UInt64 { self &* other }
-    var absolute: UInt64 { self }
-    func mean(count: Int) -> UInt64 { count == 0 ? 0 : self / UInt64(count) }
-}
+extension Float: WideArithmetic {}
+extension Double: WideArithmetic {}
+extension Int64: WideArithmetic {}
+extension UInt64: WideArithmetic {}
 
 // MARK: - Element types
 

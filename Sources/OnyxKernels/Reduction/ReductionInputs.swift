@@ -1,6 +1,6 @@
 import OnyxCore
 
-/// Input checks and conversions the Reduction kernels share.
+/// Input checks the Reduction kernels share.
 enum ReductionInputs {
     /// The most elements a kernel allocates for an output whose size its inputs' sizes do not bound (a window,
     /// a mel matrix, a DFT of a given length, an einsum outer product); more means a corrupt input, refused
@@ -23,20 +23,5 @@ enum ReductionInputs {
             throw KernelError.invalidInput("\(name) must be one int32 or int64 value, got \(tensor.dataType) \(tensor.shape)")
         }
         return value
-    }
-
-    /// `values` (row-major, `shape`) converted to a tensor of `dataType`, for the kernels that compute in double
-    /// precision whatever the element type.
-    static func tensor(_ values: [Double], as dataType: DataType, shape: [Int]) throws -> Tensor {
-        try dataType.visitNumeric(DoubleConversion(values: values, shape: shape))
-    }
-}
-
-private struct DoubleConversion: NumericVisitor {
-    let values: [Double]
-    let shape: [Int]
-
-    func visit<T: NumericElement>(_ type: T.Type) -> Tensor {
-        Tensor(shape: shape, elements: values.map(T.init(converting:)))
     }
 }

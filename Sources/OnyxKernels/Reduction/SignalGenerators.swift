@@ -53,7 +53,7 @@ struct WindowKernel: Kernel {
         }
         let period = Double(periodic ? size : size - 1)
         let values = (0..<size).map { function.value(at: Double($0), period: period) }
-        return [.tensor(try ReductionInputs.tensor(values, as: outputType, shape: [size]))]
+        return [.tensor(try Tensor(converting: values, to: outputType, shape: [size]))]
     }
 }
 
@@ -101,7 +101,7 @@ struct MelWeightMatrixKernel: Kernel {
             }
             for bin in center..<high { weights[bin * melBins + filter] = Double(high - bin) / Double(high - center) }
         }
-        return [.tensor(try ReductionInputs.tensor(weights, as: outputType, shape: [spectrogramBins, melBins]))]
+        return [.tensor(try Tensor(converting: weights, to: outputType, shape: [spectrogramBins, melBins]))]
     }
 
     private func frequency(_ tensor: Tensor, name: String) throws -> Double {

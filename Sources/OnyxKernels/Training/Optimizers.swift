@@ -63,9 +63,9 @@ struct OptimizerKernel<Rule: OptimizerRule>: Kernel {
                     values[element], gradient: gradient[element], state: &elementState, step: step)
                 for slot in 0..<stateCount { states[slot][element] = elementState[slot] }
             }
-            newValues.append(.tensor(try ReductionInputs.tensor(updated, as: x.dataType, shape: x.shape)))
+            newValues.append(.tensor(try Tensor(converting: updated, to: x.dataType, shape: x.shape)))
             for slot in 0..<stateCount {
-                let state = try ReductionInputs.tensor(states[slot], as: x.dataType, shape: x.shape)
+                let state = try Tensor(converting: states[slot], to: x.dataType, shape: x.shape)
                 newStates[slot].append(.tensor(state))
             }
         }
