@@ -44,14 +44,7 @@ public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
 /// bogus shape can never ask for a huge allocation.
 let maximumElementCount = 1 << 34
 
-/// Element count of `dims`, or nil when a dimension is negative or the count overflows the bound.
+/// Element count of `dims`, or nil when a dimension is negative or the count exceeds the bound.
 func checkedElementCount(_ dims: [Int]) -> Int? {
-    var count = 1
-    for dim in dims {
-        guard dim >= 0 else { return nil }
-        let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-        guard !overflow, product <= maximumElementCount else { return nil }
-        count = product
-    }
-    return count
+    checkedElementCount(dims, limit: maximumElementCount)
 }

@@ -5,13 +5,7 @@ import OnyxCore
 /// The product of `dimensions` when all are nonnegative and it stays within 2^30 elements (a guard against
 /// bogus shapes asking for huge buffers), nil otherwise.
 func checkedElementCount(_ dimensions: [Int]) -> Int? {
-    var count = 1
-    for extent in dimensions {
-        let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-        guard extent >= 0, !overflow, product <= 1 << 30 else { return nil }
-        count = product
-    }
-    return count
+    checkedElementCount(dimensions, limit: 1 << 30)
 }
 
 /// `x` truncated toward zero to an index, clamped far outside any real extent (and NaN sent to -1) so that

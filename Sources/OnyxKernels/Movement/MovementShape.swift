@@ -52,15 +52,10 @@ enum MovementShape {
         guard shape.allSatisfy({ $0 >= 0 }) else {
             throw KernelError.invalidInput("\(what) shape \(shape) has a negative extent")
         }
-        var count = 1
-        for extent in shape where extent != 0 {
-            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-            guard !overflow, product <= maxElementCount else {
-                throw KernelError.invalidInput("\(what) shape \(shape) exceeds \(maxElementCount) elements")
-            }
-            count = product
+        guard let nonZeroCount = checkedElementCount(shape.filter { $0 != 0 }, limit: maxElementCount) else {
+            throw KernelError.invalidInput("\(what) shape \(shape) exceeds \(maxElementCount) elements")
         }
-        return shape.contains(0) ? 0 : count
+        return shape.contains(0) ? 0 : nonZeroCount
     }
 
     /// The elements of an integer tensor (a shape, starts, axes, ...). uint64 is refused: its values need not

@@ -45,14 +45,11 @@ extension NeuralNet {
     /// The element count of `shape` (which comes from attributes or input values), validated: no negative
     /// extent, no overflow, no more than ``maximumOutputElements``.
     static func elementCount(_ shape: [Int], role: String) throws -> Int {
-        var count = 1
-        for extent in shape {
-            guard extent >= 0 else { throw KernelError.invalidInput("\(role) shape \(shape) has a negative extent") }
-            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-            guard !overflow, product <= maximumOutputElements else {
-                throw KernelError.invalidInput("\(role) shape \(shape) is too large")
+        guard let count = checkedElementCount(shape, limit: maximumOutputElements) else {
+            if shape.contains(where: { $0 < 0 }) {
+                throw KernelError.invalidInput("\(role) shape \(shape) has a negative extent")
             }
-            count = product
+            throw KernelError.invalidInput("\(role) shape \(shape) is too large")
         }
         return count
     }

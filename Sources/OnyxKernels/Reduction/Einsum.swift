@@ -139,13 +139,8 @@ struct EinsumPlan {
         extents = loopLabels.map { extent[$0] }
         outputShape = outputLabels.map { extent[$0] }
         // Outer products make outputs far larger than any input: refuse one too large to allocate.
-        var outputCount = 1
-        for extent in outputShape {
-            let (product, overflow) = outputCount.multipliedReportingOverflow(by: extent)
-            guard !overflow, product <= ReductionInputs.maximumGeneratedCount else {
-                throw KernelError.invalidInput("the output \(outputShape) would be too large")
-            }
-            outputCount = product
+        guard checkedElementCount(outputShape, limit: ReductionInputs.maximumGeneratedCount) != nil else {
+            throw KernelError.invalidInput("the output \(outputShape) would be too large")
         }
         var strides: [[Int]] = zip(operandLabels, shapes).map { labels, shape in
             var axisStride = 1

@@ -39,14 +39,9 @@ enum Broadcast {
 
     /// The product of `shape`, checked against overflow and ``maximumElementCount``.
     static func elementCount(_ shape: [Int]) throws -> Int {
-        var count = 1
-        for extent in shape {
-            guard extent >= 0 else { throw KernelError.invalidInput("shape \(shape) has a negative extent") }
-            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-            guard !overflow, product <= maximumElementCount else {
-                throw KernelError.invalidInput("shape \(shape) has more than \(maximumElementCount) elements")
-            }
-            count = product
+        guard let count = checkedElementCount(shape, limit: maximumElementCount) else {
+            if shape.contains(where: { $0 < 0 }) { throw KernelError.invalidInput("shape \(shape) has a negative extent") }
+            throw KernelError.invalidInput("shape \(shape) has more than \(maximumElementCount) elements")
         }
         return count
     }
