@@ -46,5 +46,5 @@ let maximumElementCount = 1 << 34
 
 /// Element count of `dims`, or nil when a dimension is negative or the count exceeds the bound.
 func checkedElementCount(_ dims: [Int]) -> Int? {
-    checkedElementCount(dims, limit: maximumElementCount)
+    OnyxCore.checkedElementCount(dims, limit: maximumElementCount)
 }

@@ -5,7 +5,7 @@ import OnyxCore
 /// The product of `dimensions` when all are nonnegative and it stays within 2^30 elements (a guard against
 /// bogus shapes asking for huge buffers), nil otherwise.
 func checkedElementCount(_ dimensions: [Int]) -> Int? {
-    checkedElementCount(dimensions, limit: 1 << 30)
+    OnyxCore.checkedElementCount(dimensions, limit: 1 << 30)
 }
 
 /// `x` truncated toward zero to an index, clamped far outside any real extent (and NaN sent to -1) so that
