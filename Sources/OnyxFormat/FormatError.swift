@@ -1,3 +1,5 @@
+import OnyxCore
+
 /// Why a model or tensor file could not be read or written. Each case carries what a user needs to act.
 public enum FormatError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file could not be opened or read.
