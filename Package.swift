@@ -41,7 +41,7 @@ let package = Package(
         // The worked example of docs/custom-kernels.md: a kernel for a custom-domain op, in its own module.
         .target(name: "CustomKernel", dependencies: ["Onyx"], path: "Examples/CustomKernel"),
         .testTarget(name: "OnyxFormatTests", dependencies: ["OnyxFormat"]),
-        .testTarget(name: "OnyxKernelTests", dependencies: ["OnyxKernels", "OnyxCore", "OnyxFormat"]),
+        .testTarget(name: "OnyxKernelTests", dependencies: ["OnyxKernels", "OnyxCore", "OnyxFormat", "OnyxGraph"]),
         .testTarget(name: "OnyxRuntimeTests", dependencies: ["Onyx"]),
         .testTarget(name: "InferCLITests", dependencies: ["infer"]),
         .testTarget(name: "CustomKernelTests", dependencies: ["CustomKernel", "Onyx"]),

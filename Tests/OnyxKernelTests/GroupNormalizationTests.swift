@@ -53,6 +53,20 @@ final class GroupNormalizationTests: XCTestCase {
         try check(manyGroups, &random, threads: 2)
     }
 
+    func testLargeInputsInterleaveTheNextBatchsStatistics() throws {
+        // Over 6 MiB with small groups: the next batch's moments are summed while this batch is normalised
+        // (channels-first Float step by step; channels-last and float16 a chunk at a time).
+        var random = SplitMix(seed: 13)
+        for (shape, channelsLast, silu, dataType) in [
+            ([8, 128, 40, 40], false, true, DataType.float), ([8, 128, 40, 40], true, false, .float),
+            ([16, 128, 40, 40], false, false, .float16),
+        ] {
+            let problem = Problem(
+                shape: shape, groups: 32, epsilon: 1e-5, channelsLast: channelsLast, silu: silu, dataType: dataType)
+            try check(problem, &random, threads: 1)
+        }
+    }
+
     func testVarianceStaysAccurateFarFromZero() throws {
         // Values 1000 ± 1: E[x²] − E[x]² in Float would keep hardly a digit of the variance.
         var random = SplitMix(seed: 3)
@@ -189,11 +203,11 @@ final class GroupNormalizationTests: XCTestCase {
         let shape = problem.shape
         let channels = shape[1]
         let spatial = shape.dropFirst(2).reduce(1, *)
-        let x = rounded(
+        let x = Self.rounded(
             random.values(shape.reduce(1, *)).map { problem.center + problem.spread * $0 }, to: problem.dataType)
-        let scale = rounded(random.values(channels).map { 1 + $0 }, to: problem.dataType)
-        let bias = rounded(random.values(channels), to: problem.dataType)
-        let expected = reference(
+        let scale = Self.rounded(random.values(channels).map { 1 + $0 }, to: problem.dataType)
+        let bias = Self.rounded(random.values(channels), to: problem.dataType)
+        let expected = Self.reference(
             x, shape: shape, groups: problem.groups, scale: scale, bias: bias, epsilon: problem.epsilon,
             silu: problem.silu)
         var attributes: [String: AttributeValue] = [
@@ -202,10 +216,10 @@ final class GroupNormalizationTests: XCTestCase {
         let output: Tensor
         let layoutShape = problem.channelsLast ? [shape[0]] + shape.dropFirst(2) + [channels] : shape
         let inputs = [
-            tensor(
+            Self.tensor(
                 problem.channelsLast ? channelsLast(x, samples: shape[0], channels: channels, spatial: spatial) : x,
                 layoutShape, problem.dataType),
-            tensor(scale, [channels], problem.dataType), tensor(bias, [channels], problem.dataType),
+            Self.tensor(scale, [channels], problem.dataType), Self.tensor(bias, [channels], problem.dataType),
         ]
         if !problem.channelsLast && !problem.silu {
             output = try run("GroupNormalization", opset: 21, attributes, inputs, threads: threads)
@@ -229,7 +243,7 @@ final class GroupNormalizationTests: XCTestCase {
     }
 
     /// Straightforward GroupNormalization of channels-first `x` in Double: two-pass mean and variance per group.
-    private func reference(
+    static func reference(
         _ x: [Double], shape: [Int], groups: Int, scale: [Double], bias: [Double], epsilon: Double, silu: Bool
     ) -> [Double] {
         let channels = shape[1]
@@ -276,11 +290,11 @@ final class GroupNormalizationTests: XCTestCase {
     }
 
     /// `values` as the nearest values of `dataType`.
-    private func rounded(_ values: [Double], to dataType: DataType) -> [Double] {
-        tensor(values, [values.count], dataType).doubleValues() ?? []
+    static func rounded(_ values: [Double], to dataType: DataType) -> [Double] {
+        Self.tensor(values, [values.count], dataType).doubleValues() ?? []
     }
 
-    private func tensor(_ values: [Double], _ shape: [Int], _ dataType: DataType) -> Tensor {
+    static func tensor(_ values: [Double], _ shape: [Int], _ dataType: DataType) -> Tensor {
         switch dataType {
         case .double: return Tensor(shape: shape, elements: values)
         case .float16: return Tensor(shape: shape, elements: values.map { Float16(Float($0)) })
@@ -311,7 +325,7 @@ final class GroupNormalizationTests: XCTestCase {
 }
 
 /// A small seeded generator (SplitMix64), so every run draws the same problems.
-private struct SplitMix {
+struct SplitMix {
     var state: UInt64
 
     init(seed: UInt64) { state = seed }

@@ -15,9 +15,11 @@ import OnyxCore
 //
 // The work goes in items: a (sample, group) channels-first, whose values are one contiguous run, and a whole sample
 // channels-last, where every row interleaves all groups (read row by row with per-channel vectors; no transpose is
-// made). Items go in batches of about 128 KB: statistics, then coefficients (the square roots and divisions of many
-// small groups side by side), then normalisation, which finds the batch still in L2. When there are too few items
-// for the threads, each is also cut into pieces, and the two passes run one after the other over all pieces.
+// made). Items go in batches: statistics, then coefficients (the square roots and divisions of many small groups side
+// by side), then normalisation, which finds the batch still in L2. On large inputs with small groups the statistics
+// of the next batch are summed in short steps between the steps normalising this one, so that the read and the
+// write streams overlap (see `runPipelined`). When there are too few items for the threads, each is also cut into
+// pieces, and the two passes run one after the other over all pieces.
 
 /// InstanceNormalization and GroupNormalization (ONNX's and Onyx's): each sample's groups of channels standardised
 /// by their own mean and variance, then every channel scaled and shifted, then the activation.
@@ -149,12 +151,31 @@ struct GroupNormalizationLayout {
     /// Values of the scratch space other element types are converted through, a chunk or a block at a time.
     static let scratchLength = 8192
 
-    /// Values of the items normalised as one batch: their statistics first, then their coefficients, then their
-    /// normalisation, which finds them still in L2.
-    static let batchValues = 32_768
+    /// Values of the items normalised as one batch (or one item, if larger): their coefficients are computed
+    /// together, and their normalisation finds them still in L2. Interleaved batches are smaller, because three
+    /// of them (this one read, the next one read, this one written) share L2.
+    static func batchValues(interleaved: Bool) -> Int { interleaved ? 8192 : 32_768 }
+
+    /// The largest item whose normalisation is interleaved with the next batch's statistics.
+    static let interleavedItemValues = 16384
+
+    /// Inputs smaller than this (in bytes) are not interleaved: X and Y then stay in the last-level cache, the
+    /// statistics pass reads quickly, and the interleaved loop's extra instructions cost more than the overlap
+    /// gains (on the benchmark machine the crossover lies between 4 and 8 MiB; docs/normalization-benchmark.md).
+    static let interleavedInputBytes = 6 << 20
 
     /// Rows a channels-last block holds: as many as fit the scratch space, up to a chunk, at least one.
     var blockRows: Int { max(1, min(Self.chunkLength, Self.scratchLength / channels)) }
+
+    /// Positions a chunk of the pipelined passes covers: values channels-first, a block of rows channels-last.
+    var chunkSpan: Int { channelsLast ? blockRows : Self.chunkLength }
+    /// Chunks an item is cut into by the pipelined passes.
+    var chunksPerItem: Int { (itemLength + chunkSpan - 1) / chunkSpan }
+
+    /// The positions of an item's chunk `index`.
+    func chunk(_ index: Int) -> Range<Int> {
+        index * chunkSpan..<min(itemLength, (index + 1) * chunkSpan)
+    }
 
     /// The positions of `part` when an item's ``itemLength`` positions are cut into `parts` near-equal ranges.
     func positions(part: Int, of parts: Int) -> Range<Int> {
@@ -227,48 +248,132 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
     private var layout: GroupNormalizationLayout { parameters.layout }
 
     func run(threads: Int) {
-        let (items, length) = (layout.items, layout.itemLength)
         let itemValues = layout.itemChannels * layout.spatial
         let wantedTasks = threads * NeuralNet.tasksPerThread
-        let parallel = threads > 1 && items * itemValues >= NeuralNet.minimumParallelWork
-        guard parallel && items < wantedTasks else {
-            // Statistics, coefficients, normalisation, a batch of items at a time: the normalisation finds the
-            // batch still in cache, and the coefficients of many small groups are computed side by side.
-            let batchItems = max(1, GroupNormalizationLayout.batchValues / itemValues)
-            NeuralNet.forEachChunk(of: items, threads: threads, workPerItem: 4 * itemValues) { range in
-                let scratch = Scratch<T>(layout)
-                let statistics = BatchStatistics<T>(layout, items: min(batchItems, range.count), parts: 1)
-                for first in stride(from: range.lowerBound, to: range.upperBound, by: batchItems) {
-                    let batch = first..<min(range.upperBound, first + batchItems)
-                    for item in batch {
-                        let slot = (item - first) * layout.slots
-                        moments(
-                            of: item, at: 0..<length, scratch, means: statistics.means + slot,
-                            squares: statistics.squares + slot)
-                    }
-                    coefficients(of: batch, pieceCounts: [length], statistics)
-                    for item in batch {
-                        let channel = (item - first) * layout.itemChannels
-                        normalize(
-                            item, at: 0..<length, scratch, factors: statistics.factors + channel,
-                            shifts: statistics.shifts + channel)
-                    }
-                }
-            }
+        let parallel = threads > 1 && layout.items * itemValues >= NeuralNet.minimumParallelWork
+        if parallel && layout.items < wantedTasks {
+            runInPieces(
+                parts: min(layout.itemLength, (wantedTasks + layout.items - 1) / layout.items), threads: threads)
             return
         }
-        // Too few items to keep every thread busy: cut each into parts, compute every piece's moments, merge them
-        // per item, then normalise every piece.
-        let parts = min(length, (wantedTasks + items - 1) / items)
-        let statistics = BatchStatistics<T>(layout, items: items, parts: parts)
+        NeuralNet.forEachChunk(of: layout.items, threads: threads, workPerItem: 4 * itemValues) { range in
+            runPipelined(range)
+        }
+    }
+
+    /// Normalises `items` a batch at a time. Small items of large inputs sum the next batch's statistics while they
+    /// normalise this one, chunk by chunk: the statistics pass is bound by reading X and the normalisation by
+    /// writing Y, and interleaved the two overlap as BatchNormalization's read and write do, while the
+    /// normalisation's own read of X finds it in L2. Otherwise (items too large for three batches to share L2, or
+    /// inputs that the cache holds) the two passes run one after the other.
+    private func runPipelined(_ items: Range<Int>) {
+        let itemValues = layout.itemChannels * layout.spatial
+        let interleaved =
+            itemValues <= GroupNormalizationLayout.interleavedItemValues
+            && layout.items * itemValues * MemoryLayout<Element>.stride
+                >= GroupNormalizationLayout.interleavedInputBytes
+        let batchItems = max(1, GroupNormalizationLayout.batchValues(interleaved: interleaved) / itemValues)
+        let statistics = BatchStatistics<T>(layout, items: min(batchItems, items.count), pieces: 1)
+        let scratch = Scratch<T>(layout)
+        let chunksPerItem = layout.chunksPerItem
+        func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
+        func sumStatistics(of batch: Range<Int>) {
+            for chunk in 0..<batch.count * chunksPerItem { addMoments(ofChunk: chunk, in: batch, statistics, scratch) }
+        }
+
+        var current = batch(from: items.lowerBound)
+        sumStatistics(of: current)
+        while !current.isEmpty {
+            coefficients(of: current, pieces: 1, statistics)
+            let next = batch(from: current.upperBound)
+            let nextChunks = interleaved ? next.count * chunksPerItem : 0
+            for chunk in 0..<current.count * chunksPerItem {
+                let (index, piece) = chunk.quotientAndRemainder(dividingBy: chunksPerItem)
+                let (factors, shifts) = (
+                    statistics.factors + index * layout.itemChannels, statistics.shifts + index * layout.itemChannels
+                )
+                guard chunk < nextChunks else {
+                    normalize(
+                        current.lowerBound + index, at: layout.chunk(piece), scratch, factors: factors, shifts: shifts)
+                    continue
+                }
+                let slots = statistics.moments + index * layout.slots
+                if piece == 0 { slots.update(repeating: Moments(), count: layout.slots) }
+                if Element.self == T.self && !layout.channelsLast {
+                    normalize(
+                        current.lowerBound + index, at: layout.chunk(piece), factors: factors, shifts: shifts,
+                        addingMomentsOf: next.lowerBound + index, to: slots)
+                } else {
+                    normalize(
+                        current.lowerBound + index, at: layout.chunk(piece), scratch, factors: factors, shifts: shifts)
+                    addMoments(of: next.lowerBound + index, at: layout.chunk(piece), to: slots, scratch)
+                }
+            }
+            if !interleaved { sumStatistics(of: next) }
+            current = next
+        }
+    }
+
+    /// Values normalised between steps of the interleaved statistics: short enough that both streams stay in
+    /// flight, long enough to amortise the switch.
+    private static var interleaveStep: Int { 64 }
+
+    /// Channels-first, with no conversion: normalises `positions` of `item` and adds the same positions of
+    /// `nextItem` to its moments at `slots`, alternating in steps of ``interleaveStep`` values.
+    private func normalize(
+        _ item: Int, at positions: Range<Int>, factors: UnsafePointer<T>, shifts: UnsafePointer<T>,
+        addingMomentsOf nextItem: Int, to slots: UnsafeMutablePointer<Moments>
+    ) {
+        let source = UnsafeRawPointer(input.base + item * layout.itemLength).assumingMemoryBound(to: T.self)
+        let next = UnsafeRawPointer(input.base + nextItem * layout.itemLength).assumingMemoryBound(to: T.self)
+        let target = UnsafeMutableRawPointer(output.base + item * layout.itemLength).assumingMemoryBound(to: T.self)
+        var sums = NeuralNet.RunningSums<T>()
+        var position = positions.lowerBound
+        var channel = position / layout.spatial
+        while position < positions.upperBound {
+            let planeEnd = (channel + 1) * layout.spatial
+            let end = min(positions.upperBound, planeEnd)
+            let (factor, shift) = (factors[channel], shifts[channel])
+            for step in stride(from: position, to: end, by: Self.interleaveStep) {
+                let count = min(Self.interleaveStep, end - step)
+                NeuralNet.scaleShift(
+                    UnsafeBufferPointer(start: source + step, count: count), into: target + step, scale: factor,
+                    shift: shift)
+                if parameters.silu { applySiLU(target + step, count: count) }
+                sums.add(UnsafeBufferPointer(start: next + step, count: count))
+            }
+            position = end
+            if position == planeEnd { channel += 1 }
+        }
+        let (sum, squares) = sums.totals
+        slots[0].add(
+            chunkSums(UnsafeBufferPointer(start: next + positions.lowerBound, count: positions.count), sum, squares))
+    }
+
+    /// Adds chunk `chunk` (counted from the start of `batch`, ``GroupNormalizationLayout/chunksPerItem`` to an
+    /// item) to its item's moments in `statistics`, starting them afresh at an item's first chunk.
+    @inline(__always)
+    private func addMoments(
+        ofChunk chunk: Int, in batch: Range<Int>, _ statistics: BatchStatistics<T>, _ scratch: Scratch<T>
+    ) {
+        let (index, piece) = chunk.quotientAndRemainder(dividingBy: layout.chunksPerItem)
+        let slots = statistics.moments + index * layout.slots
+        if piece == 0 { slots.update(repeating: Moments(), count: layout.slots) }
+        addMoments(of: batch.lowerBound + index, at: layout.chunk(piece), to: slots, scratch)
+    }
+
+    /// Too few items to keep every thread busy: cuts each item into `parts` pieces, sums every piece's moments,
+    /// merges them per item, then normalises every piece.
+    private func runInPieces(parts: Int, threads: Int) {
+        let items = layout.items
+        let statistics = BatchStatistics<T>(layout, items: items, pieces: parts)
         NeuralNet.runTasks(items * parts, threads: threads) { piece in
             let (item, part) = piece.quotientAndRemainder(dividingBy: parts)
-            moments(
-                of: item, at: layout.positions(part: part, of: parts), Scratch<T>(layout),
-                means: statistics.means + piece * layout.slots, squares: statistics.squares + piece * layout.slots)
+            let slots = statistics.moments + piece * layout.slots
+            slots.update(repeating: Moments(), count: layout.slots)
+            addMoments(of: item, at: layout.positions(part: part, of: parts), to: slots, Scratch<T>(layout))
         }
-        coefficients(
-            of: 0..<items, pieceCounts: (0..<parts).map { layout.positions(part: $0, of: parts).count }, statistics)
+        coefficients(of: 0..<items, pieces: parts, statistics)
         NeuralNet.runTasks(items * parts, threads: threads) { piece in
             let (item, part) = piece.quotientAndRemainder(dividingBy: parts)
             normalize(
@@ -278,47 +383,42 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         }
     }
 
-    /// Writes the moments of `item` over `positions` — the mean to `means[s]` and the sum of squared deviations
-    /// from it to `squares[s]` for each of the layout's ``GroupNormalizationLayout/slots``.
-    private func moments(
-        of item: Int, at positions: Range<Int>, _ scratch: Scratch<T>, means: UnsafeMutablePointer<Double>,
-        squares: UnsafeMutablePointer<Double>
+    /// Adds the values of `item` over `positions` to its moments at `slots` (one per
+    /// ``GroupNormalizationLayout/slots``), a chunk at a time.
+    private func addMoments(
+        of item: Int, at positions: Range<Int>, to slots: UnsafeMutablePointer<Moments>, _ scratch: Scratch<T>
     ) {
         if layout.channelsLast {
-            channelsLastMoments(of: item, at: positions, scratch, means: means, squares: squares)
+            addChannelsLastMoments(of: item, at: positions, to: slots, scratch)
             return
         }
         let (start, chunkLength) = (item * layout.itemLength, GroupNormalizationLayout.chunkLength)
-        var moments = Moments()
         for offset in stride(from: positions.lowerBound, to: positions.upperBound, by: chunkLength) {
             let count = min(chunkLength, positions.upperBound - offset)
             let run = UnsafeBufferPointer(start: widened(at: start + offset, count: count, scratch), count: count)
-            let (sum, sumOfSquares) = NeuralNet.sumAndSumOfSquares(run)
-            var sums = ChunkSums(
-                count: count, center: 0, deviations: Double(sum), squaredDeviations: Double(sumOfSquares))
-            if sums.cancels {
-                let center = T(sums.mean)
-                let (deviations, squaredDeviations) = NeuralNet.deviationSums(run, from: center)
-                sums = ChunkSums(
-                    count: count, center: Double(center), deviations: Double(deviations),
-                    squaredDeviations: Double(squaredDeviations))
-            }
-            moments.add(sums)
+            let (sum, squares) = NeuralNet.sumAndSumOfSquares(run)
+            slots[0].add(chunkSums(run, sum, squares))
         }
-        means[0] = moments.mean
-        squares[0] = moments.squares
     }
 
-    /// ``moments(of:at:_:means:squares:)`` of a channels-last sample's rows: blocks of whole rows, every channel at
-    /// once.
-    private func channelsLastMoments(
-        of sample: Int, at rows: Range<Int>, _ scratch: Scratch<T>, means: UnsafeMutablePointer<Double>,
-        squares: UnsafeMutablePointer<Double>
+    /// What `run`, whose sum and sum of squares are given, adds to moments: those sums, or — when they would cancel
+    /// — the sums of its deviations from its mean, taken again while it is in cache.
+    @inline(__always)
+    private func chunkSums(_ run: UnsafeBufferPointer<T>, _ sum: T, _ squares: T) -> ChunkSums {
+        let sums = ChunkSums(count: run.count, center: 0, deviations: Double(sum), squaredDeviations: Double(squares))
+        guard sums.cancels else { return sums }
+        let center = T(sums.mean)
+        let (deviations, squaredDeviations) = NeuralNet.deviationSums(run, from: center)
+        return ChunkSums(
+            count: run.count, center: Double(center), deviations: Double(deviations),
+            squaredDeviations: Double(squaredDeviations))
+    }
+
+    /// ``addMoments(of:at:to:_:)`` for a channels-last sample's `rows`: blocks of whole rows, every channel at once.
+    private func addChannelsLastMoments(
+        of sample: Int, at rows: Range<Int>, to slots: UnsafeMutablePointer<Moments>, _ scratch: Scratch<T>
     ) {
         let channels = layout.channels
-        means.initialize(repeating: 0, count: channels)
-        squares.initialize(repeating: 0, count: channels)
-        var merged = 0
         for start in stride(from: rows.lowerBound, to: rows.upperBound, by: layout.blockRows) {
             let count = min(layout.blockRows, rows.upperBound - start)
             let block = widened(at: (sample * layout.spatial + start) * channels, count: count * channels, scratch)
@@ -337,65 +437,81 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
                     block, rows: count, width: channels, from: scratch.centers, into: sums, squares: sumsOfSquares)
             }
             for channel in 0..<channels {
-                var moments = Moments(count: merged, mean: means[channel], squares: squares[channel])
-                moments.add(
+                slots[channel].add(
                     ChunkSums(
                         count: count, center: recenter ? Double(scratch.centers[channel]) : 0,
                         deviations: Double(sums[channel]), squaredDeviations: Double(sumsOfSquares[channel])))
-                means[channel] = moments.mean
-                squares[channel] = moments.squares
             }
-            merged += count
         }
     }
 
-    /// Writes to `statistics` the factor a and shift b (y = a·x + b) of each channel of `items`, from the moments of
-    /// their pieces: piece p of item i covered `pieceCounts[p]` positions and its moments are in slots from
-    /// `((i − items.lowerBound) · pieceCounts.count + p) · slots` on.
-    private func coefficients(of items: Range<Int>, pieceCounts: [Int], _ statistics: BatchStatistics<T>) {
+    /// Writes to `statistics` the factor a and shift b (y = a·x + b) of each channel of `items`, from the moments
+    /// of their pieces: those of item i's piece p start at slot `((i − items.lowerBound) · pieces + p) · slots`.
+    /// Tight loops, since with small groups this runs once every few hundred values.
+    private func coefficients(of items: Range<Int>, pieces: Int, _ statistics: BatchStatistics<T>) {
         let (channelsPerGroup, slots, itemGroups) = (layout.channelsPerGroup, layout.slots, layout.itemGroups)
         // Channels-last, a group's moments are its channels'; channels-first the item has one group and one slot.
         let groupSlots = layout.channelsLast ? channelsPerGroup : 1
-        let inverseTotal = 1 / Double(pieceCounts.reduce(0, +) * groupSlots)
-        for index in 0..<items.count {
-            let pieceSlots = index * pieceCounts.count * slots
-            for group in 0..<itemGroups {
-                let groupStart = group * groupSlots
+        let groupCount = items.count * itemGroups
+        // Every group holds the same number of values.
+        let inverseCount = 1 / Double(layout.itemLength * groupSlots)
+        let (means, variances) = (statistics.groupMeans, statistics.variances)
+        if pieces == 1 {
+            // A group's slots then hold equally many values: their mean is the mean of the slots' means.
+            let (inverseSlots, slotCount) = (1 / Double(groupSlots), Double(layout.itemLength))
+            for group in 0..<groupCount {
+                let slots = statistics.moments + group * groupSlots
                 var sum = 0.0
-                for (piece, count) in pieceCounts.enumerated() {
-                    let start = pieceSlots + piece * slots + groupStart
-                    for slot in start..<start + groupSlots { sum += Double(count) * statistics.means[slot] }
+                for slot in 0..<groupSlots { sum += slots[slot].mean }
+                let mean = sum * inverseSlots
+                var squares = 0.0
+                for slot in 0..<groupSlots {
+                    let offset = slots[slot].mean - mean
+                    squares += slots[slot].squares + slotCount * offset * offset
                 }
-                let mean = sum * inverseTotal
-                var squaredDeviations = 0.0
-                for (piece, count) in pieceCounts.enumerated() {
-                    let start = pieceSlots + piece * slots + groupStart
-                    for slot in start..<start + groupSlots {
-                        let offset = statistics.means[slot] - mean
-                        squaredDeviations += statistics.squares[slot] + Double(count) * offset * offset
+                means[group] = mean
+                variances[group] = T(squares * inverseCount + parameters.epsilon)
+            }
+        } else {
+            for index in 0..<items.count {
+                for group in 0..<itemGroups {
+                    var moments = Moments()
+                    for piece in 0..<pieces {
+                        let start = (index * pieces + piece) * slots + group * groupSlots
+                        for slot in start..<start + groupSlots { moments.merge(statistics.moments[slot]) }
                     }
+                    means[index * itemGroups + group] = moments.mean
+                    variances[index * itemGroups + group] = T(moments.squares * inverseCount + parameters.epsilon)
                 }
-                statistics.groupMeans[index * itemGroups + group] = mean
-                statistics.groupVariances[index * itemGroups + group] = squaredDeviations * inverseTotal
             }
         }
-        // Apart, so that the square roots and divisions of many groups run side by side; in T, where they are
-        // quicker for Float and the coefficients end up anyway.
-        for group in 0..<items.count * itemGroups {
-            let variance = T(statistics.groupVariances[group] + parameters.epsilon)
-            statistics.inverseDeviations[group] = 1 / variance.squareRoot()
+        // 1/√(variance + ε) in T, eight groups side by side.
+        let wholeVectors = groupCount / 8 * 8
+        for group in stride(from: 0, to: wholeVectors, by: 8) {
+            let raw = UnsafeMutableRawPointer(variances + group)
+            raw.storeBytes(of: 1 / raw.loadUnaligned(as: SIMD8<T>.self).squareRoot(), as: SIMD8<T>.self)
         }
-        for (index, item) in items.enumerated() {
-            for group in 0..<itemGroups {
-                let slot = index * itemGroups + group
-                let (mean, inverse) = (statistics.groupMeans[slot], Double(statistics.inverseDeviations[slot]))
-                // The first channel of the group, counted in the tensor and counted within the item.
-                let channel = (layout.channelsLast ? group : item % layout.groups) * channelsPerGroup
-                let local = index * layout.itemChannels + group * channelsPerGroup
-                for offset in 0..<channelsPerGroup {
-                    let factor = parameters.scale[channel + offset] * inverse
-                    statistics.factors[local + offset] = T(factor)
-                    statistics.shifts[local + offset] = T(parameters.bias[channel + offset] - mean * factor)
+        for group in wholeVectors..<groupCount { variances[group] = 1 / variances[group].squareRoot() }
+        parameters.scale.withUnsafeBufferPointer { scale in
+            parameters.bias.withUnsafeBufferPointer { bias in
+                // The group of the tensor each item's first group is; channels-last an item holds every group.
+                var firstGroup = layout.channelsLast ? 0 : items.lowerBound % layout.groups
+                for index in 0..<items.count {
+                    for group in 0..<itemGroups {
+                        let slot = index * itemGroups + group
+                        let (mean, inverse) = (means[slot], Double(variances[slot]))
+                        let channel = (firstGroup + group) * channelsPerGroup
+                        let local = slot * channelsPerGroup
+                        for offset in 0..<channelsPerGroup {
+                            let factor = scale[channel + offset] * inverse
+                            statistics.factors[local + offset] = T(factor)
+                            statistics.shifts[local + offset] = T(bias[channel + offset] - mean * factor)
+                        }
+                    }
+                    if !layout.channelsLast {
+                        firstGroup += 1
+                        if firstGroup == layout.groups { firstGroup = 0 }
+                    }
                 }
             }
         }
@@ -492,20 +608,25 @@ private struct Moments {
     var mean = 0.0
     var squares = 0.0
 
-    /// Adds a chunk (the pairwise update of Chan, Golub and LeVeque).
+    /// Adds a chunk's sums.
     @inline(__always)
     mutating func add(_ chunk: ChunkSums) {
-        guard chunk.count > 0 else { return }
-        let (addedMean, addedSquares) = (chunk.mean, chunk.squares)
+        merge(Moments(count: chunk.count, mean: chunk.mean, squares: chunk.squares))
+    }
+
+    /// Adds another set's moments (the pairwise update of Chan, Golub and LeVeque).
+    @inline(__always)
+    mutating func merge(_ other: Moments) {
+        guard other.count > 0 else { return }
         guard count > 0 else {
-            (count, mean, squares) = (chunk.count, addedMean, addedSquares)
+            self = other
             return
         }
-        let weight = Double(chunk.count) * (1 / Double(count + chunk.count))
-        let offset = addedMean - mean
+        let weight = Double(other.count) * (1 / Double(count + other.count))
+        let offset = other.mean - mean
         mean += offset * weight
-        squares += addedSquares + offset * offset * Double(count) * weight
-        count += chunk.count
+        squares += other.squares + offset * offset * Double(count) * weight
+        count += other.count
     }
 }
 
@@ -529,31 +650,30 @@ private final class Scratch<T: NetFloat> {
     }
 }
 
-/// The statistics of a batch of items: their pieces' moments (written by the statistics tasks, each to its own
-/// slots), their groups' means and inverse deviations, and their channels' coefficients.
+/// The statistics of a batch of items: their pieces' moments (each piece summed by one task into its own slots),
+/// their groups' means and variances, and their channels' coefficients.
 private final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
-    let means: UnsafeMutablePointer<Double>
-    let squares: UnsafeMutablePointer<Double>
+    let moments: UnsafeMutablePointer<Moments>
     let groupMeans: UnsafeMutablePointer<Double>
-    let groupVariances: UnsafeMutablePointer<Double>
-    let inverseDeviations: UnsafeMutablePointer<T>
+    /// Each group's variance + ε, then replaced by 1/√(variance + ε).
+    let variances: UnsafeMutablePointer<T>
     let factors: UnsafeMutablePointer<T>
     let shifts: UnsafeMutablePointer<T>
 
-    /// Room for `items` items cut into `parts` pieces each.
-    init(_ layout: GroupNormalizationLayout, items: Int, parts: Int) {
-        means = .allocate(capacity: items * parts * layout.slots)
-        squares = .allocate(capacity: items * parts * layout.slots)
+    /// Room for `items` items cut into `pieces` pieces each.
+    init(_ layout: GroupNormalizationLayout, items: Int, pieces: Int) {
+        moments = .allocate(capacity: items * pieces * layout.slots)
+        moments.initialize(repeating: Moments(), count: items * pieces * layout.slots)
         groupMeans = .allocate(capacity: items * layout.itemGroups)
-        groupVariances = .allocate(capacity: items * layout.itemGroups)
-        inverseDeviations = .allocate(capacity: items * layout.itemGroups)
+        variances = .allocate(capacity: items * layout.itemGroups)
         factors = .allocate(capacity: items * layout.itemChannels)
         shifts = .allocate(capacity: items * layout.itemChannels)
     }
 
     deinit {
-        for pointer in [means, squares, groupMeans, groupVariances] { pointer.deallocate() }
-        for pointer in [inverseDeviations, factors, shifts] { pointer.deallocate() }
+        moments.deallocate()
+        groupMeans.deallocate()
+        for pointer in [variances, factors, shifts] { pointer.deallocate() }
     }
 }
 

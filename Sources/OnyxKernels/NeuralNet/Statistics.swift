@@ -20,21 +20,41 @@ extension NeuralNet {
 
     /// The sum of `run` and the sum of its squares, in one pass.
     static func sumAndSumOfSquares<T: NetFloat>(_ run: UnsafeBufferPointer<T>) -> (sum: T, squares: T) {
-        guard let base = run.baseAddress else { return (0, 0) }
-        var sums = SIMD16<T>()
-        var squares = SIMD16<T>()
-        let vectorCount = run.count / 16 * 16
-        for index in stride(from: 0, to: vectorCount, by: 16) {
-            let vector = load(base, index)
-            sums += vector
-            squares += vector * vector
+        var sums = RunningSums<T>()
+        sums.add(run)
+        return sums.totals
+    }
+
+    /// A sum and a sum of squares taken over runs added one after another: 16 values a step folded into 8 lanes
+    /// (few registers, so that it can share a loop with other work), a scalar for the rest. Lets a caller sum one
+    /// stream in short steps between steps of other work.
+    struct RunningSums<T: NetFloat> {
+        private var sums = SIMD8<T>()
+        private var squares = SIMD8<T>()
+        private var scalarSum: T = 0
+        private var scalarSquares: T = 0
+
+        /// Adds `run`'s values and their squares.
+        @inline(__always)
+        mutating func add(_ run: UnsafeBufferPointer<T>) {
+            guard let base = run.baseAddress else { return }
+            let vectorCount = run.count / 16 * 16
+            for index in stride(from: 0, to: vectorCount, by: 16) {
+                let vector = NeuralNet.load(base, index)
+                let (low, high) = (vector.lowHalf, vector.highHalf)
+                sums += low + high
+                squares += low * low + high * high
+            }
+            for index in vectorCount..<run.count {
+                scalarSum += run[index]
+                scalarSquares += run[index] * run[index]
+            }
         }
-        var (sum, square) = (horizontalSum(sums), horizontalSum(squares))
-        for index in vectorCount..<run.count {
-            sum += run[index]
-            square += run[index] * run[index]
+
+        /// The sum and the sum of squares of everything added.
+        var totals: (sum: T, squares: T) {
+            (NeuralNet.horizontalSum(sums) + scalarSum, NeuralNet.horizontalSum(squares) + scalarSquares)
         }
-        return (sum, square)
     }
 
     /// The sum of the deviations of `run` from `center` and the sum of their squares, in one pass. With a center
@@ -141,7 +161,8 @@ extension NeuralNet {
         return (mean, sumOfSquaredDeviations(run, from: mean) / count)
     }
 
-    /// Writes `run[i] · scale + shift` to `target[i]`.
+    /// Writes `run[i] · scale + shift` to `target[i]`. Inlined: GroupNormalization calls it on short steps.
+    @inline(__always)
     static func scaleShift<T: NetFloat>(
         _ run: UnsafeBufferPointer<T>, into target: UnsafeMutablePointer<T>, scale: T, shift: T
     ) {
@@ -188,15 +209,20 @@ extension NeuralNet {
 
     /// The sum of `vector`'s lanes, halving the vector each step (the standard library's `sum()` is not inlined).
     @inline(__always)
-    private static func horizontalSum<T: NetFloat>(_ vector: SIMD16<T>) -> T {
-        let eight = vector.lowHalf + vector.highHalf
+    fileprivate static func horizontalSum<T: NetFloat>(_ vector: SIMD16<T>) -> T {
+        horizontalSum(vector.lowHalf + vector.highHalf)
+    }
+
+    /// The sum of `vector`'s lanes.
+    @inline(__always)
+    fileprivate static func horizontalSum<T: NetFloat>(_ eight: SIMD8<T>) -> T {
         let four = eight.lowHalf + eight.highHalf
         let two = four.lowHalf + four.highHalf
         return two[0] + two[1]
     }
 
     @inline(__always)
-    private static func load<T: NetFloat>(_ base: UnsafePointer<T>, _ index: Int) -> SIMD16<T> {
+    fileprivate static func load<T: NetFloat>(_ base: UnsafePointer<T>, _ index: Int) -> SIMD16<T> {
         UnsafeRawPointer(base + index).loadUnaligned(as: SIMD16<T>.self)
     }
 
