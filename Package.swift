@@ -24,7 +24,9 @@ let package = Package(
         .target(name: "OnyxCore"),
         .target(name: "OnyxFormat", dependencies: ["OnyxCore", "CONNX", "CZlib"]),
         .target(name: "OnyxGraph", dependencies: ["OnyxCore", "OnyxFormat"]),
-        .target(name: "OnyxKernels", dependencies: ["OnyxCore", "OnyxFormat"]),
+        // Hot loops compiled for AVX2 and FMA, which OnyxKernels calls when the CPU has them.
+        .target(name: "COnyxSIMD"),
+        .target(name: "OnyxKernels", dependencies: ["OnyxCore", "OnyxFormat", "COnyxSIMD"]),
         .target(
             name: "Onyx",
             dependencies: [

@@ -55,7 +55,8 @@ final class GroupNormalizationTests: XCTestCase {
 
     func testLargeInputsInterleaveTheNextBatchsStatistics() throws {
         // Over 6 MiB with small groups: the next batch's moments are summed while this batch is normalised
-        // (channels-first Float step by step; channels-last and float16 a chunk at a time).
+        // (channels-first Float step by step; channels-last and float16 a chunk at a time, or with AVX2 a block of
+        // rows at a time).
         var random = SplitMix(seed: 13)
         for (shape, channelsLast, silu, dataType) in [
             ([8, 128, 40, 40], false, true, DataType.float), ([8, 128, 40, 40], true, false, .float),
@@ -213,7 +214,6 @@ final class GroupNormalizationTests: XCTestCase {
         var attributes: [String: AttributeValue] = [
             "num_groups": .int(problem.groups), "epsilon": .float(Float(problem.epsilon)),
         ]
-        let output: Tensor
         let layoutShape = problem.channelsLast ? [shape[0]] + shape.dropFirst(2) + [channels] : shape
         let inputs = [
             Self.tensor(
@@ -221,24 +221,31 @@ final class GroupNormalizationTests: XCTestCase {
                 layoutShape, problem.dataType),
             Self.tensor(scale, [channels], problem.dataType), Self.tensor(bias, [channels], problem.dataType),
         ]
-        if !problem.channelsLast && !problem.silu {
-            output = try run("GroupNormalization", opset: 21, attributes, inputs, threads: threads)
-        } else {
+        if problem.channelsLast || problem.silu {
             attributes["channels_last"] = .int(problem.channelsLast ? 1 : 0)
             attributes["activation"] = .string(Array((problem.silu ? "silu" : "").utf8))
-            output = try run("GroupNormalization", domain: "ai.onyx", opset: 1, attributes, inputs, threads: threads)
-        }
-        XCTAssertEqual(output.dataType, problem.dataType)
-        XCTAssertEqual(output.shape, layoutShape)
-        var actual = output.doubleValues() ?? []
-        if problem.channelsLast {
-            actual = channelsFirst(actual, samples: shape[0], channels: channels, spatial: spatial)
         }
         let tolerance = tolerance ?? [.float: 1e-4, .double: 1e-10, .float16: 4e-3, .bfloat16: 2e-2][problem.dataType]!
-        XCTAssertEqual(actual.count, expected.count)
-        for (index, (a, e)) in zip(actual, expected).enumerated() where !(abs(a - e) <= tolerance * max(1, abs(e))) {
-            XCTFail("\(problem), threads \(threads): element \(index) is \(a), expected \(e)")
-            return
+        // Both the AVX2 loops and the Swift ones, where the CPU has AVX2.
+        for vectorExtensions in VectorExtensions.hasAVX2FMA ? [true, false] : [false] {
+            let output = try VectorExtensions.$allowed.withValue(vectorExtensions) {
+                problem.channelsLast || problem.silu
+                    ? try run("GroupNormalization", domain: "ai.onyx", opset: 1, attributes, inputs, threads: threads)
+                    : try run("GroupNormalization", opset: 21, attributes, inputs, threads: threads)
+            }
+            let label = "\(problem), threads \(threads), vector extensions \(vectorExtensions)"
+            XCTAssertEqual(output.dataType, problem.dataType, label)
+            XCTAssertEqual(output.shape, layoutShape, label)
+            var actual = output.doubleValues() ?? []
+            if problem.channelsLast {
+                actual = channelsFirst(actual, samples: shape[0], channels: channels, spatial: spatial)
+            }
+            XCTAssertEqual(actual.count, expected.count, label)
+            for (index, (a, e)) in zip(actual, expected).enumerated() where !(abs(a - e) <= tolerance * max(1, abs(e)))
+            {
+                XCTFail("\(label): element \(index) is \(a), expected \(e)")
+                break
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import COnyxSIMD
 import OnyxCore
 
 // GroupNormalization in every form Onyx runs: ONNX's InstanceNormalization (one group per channel), ONNX's
@@ -102,7 +103,7 @@ struct GroupNormalizationKernel: Kernel {
         }
         let parameters = GroupNormalizationParameters(
             layout: layout, scale: perChannel(try scale.netElements()), bias: perChannel(try bias.netElements()),
-            epsilon: Double(epsilon), silu: silu)
+            epsilon: Double(epsilon), silu: silu, usesAVX2FMA: VectorExtensions.useAVX2FMA)
         func normalize<Element: NormalizedElement>(_: Element.Type) -> Tensor {
             let values = x.elements(as: Element.self)
             let output =
@@ -137,8 +138,10 @@ struct GroupNormalizationLayout {
     var items: Int { channelsLast ? samples : samples * groups }
     /// What an item is cut along into pieces: its values channels-first, its rows channels-last.
     var itemLength: Int { channelsLast ? spatial : channelsPerGroup * spatial }
-    /// Moments per piece: one for the whole group channels-first, one per channel channels-last.
-    var slots: Int { channelsLast ? channels : 1 }
+    /// Moments per piece: one per group the item covers.
+    var slots: Int { itemGroups }
+    /// Values of one group in one item.
+    var groupValues: Int { channelsLast ? spatial * channelsPerGroup : itemLength }
     /// Channels an item covers.
     var itemChannels: Int { channelsLast ? channels : channelsPerGroup }
     /// Groups an item covers.
@@ -156,12 +159,14 @@ struct GroupNormalizationLayout {
     /// of them (this one read, the next one read, this one written) share L2.
     static func batchValues(interleaved: Bool) -> Int { interleaved ? 8192 : 32_768 }
 
-    /// The largest item whose normalisation is interleaved with the next batch's statistics.
+    /// The largest item whose normalisation the Swift loops interleave with the next batch's statistics: three
+    /// such batches (this one read, the next one read, this one written) fit L2.
     static let interleavedItemValues = 16384
 
-    /// Inputs smaller than this (in bytes) are not interleaved: X and Y then stay in the last-level cache, the
-    /// statistics pass reads quickly, and the interleaved loop's extra instructions cost more than the overlap
-    /// gains (on the benchmark machine the crossover lies between 4 and 8 MiB; docs/normalization-benchmark.md).
+    /// Inputs smaller than this (in bytes) are not interleaved by the Swift loops: X and Y then stay in the
+    /// last-level cache, the statistics pass reads quickly, and the Swift loop's extra instructions (baseline
+    /// x86-64 has no FMA and 4-lane vectors) cost more than the overlap gains; on the benchmark machine the
+    /// crossover lies between 4 and 8 MiB. The AVX2 loops interleave every input.
     static let interleavedInputBytes = 6 << 20
 
     /// Rows a channels-last block holds: as many as fit the scratch space, up to a chunk, at least one.
@@ -190,6 +195,8 @@ struct GroupNormalizationParameters: Sendable {
     let bias: [Double]
     let epsilon: Double
     let silu: Bool
+    /// Float's interleaved steps may run the AVX2 and FMA loop of COnyxSIMD.
+    let usesAVX2FMA: Bool
 
     /// `values` normalised, computing in `T` (Float, or Double).
     func normalize<Element: NormalizedElement, T: NetFloat>(
@@ -256,29 +263,37 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
                 parts: min(layout.itemLength, (wantedTasks + layout.items - 1) / layout.items), threads: threads)
             return
         }
-        NeuralNet.forEachChunk(of: layout.items, threads: threads, workPerItem: 4 * itemValues) { range in
-            runPipelined(range)
+        // One range of items per thread: each range's first batch has its statistics read alone, so fewer ranges
+        // leave less of that pass unoverlapped (at the price of balancing the threads less finely).
+        let ranges = parallel ? min(layout.items, threads) : 1
+        NeuralNet.runTasks(ranges, threads: threads) { range in
+            runPipelined(layout.items * range / ranges..<layout.items * (range + 1) / ranges)
         }
     }
 
-    /// Normalises `items` a batch at a time. Small items of large inputs sum the next batch's statistics while they
-    /// normalise this one, chunk by chunk: the statistics pass is bound by reading X and the normalisation by
-    /// writing Y, and interleaved the two overlap as BatchNormalization's read and write do, while the
-    /// normalisation's own read of X finds it in L2. Otherwise (items too large for three batches to share L2, or
-    /// inputs that the cache holds) the two passes run one after the other.
+    /// Normalises `items` a batch at a time, summing the next batch's statistics while it normalises this one,
+    /// chunk by chunk: the statistics pass is bound by reading X and the normalisation by writing Y, and
+    /// interleaved the two overlap as BatchNormalization's read and write do, while the normalisation's own read
+    /// of X finds it in L2. The AVX2 loops interleave always; the Swift loops only small items of large inputs
+    /// (see ``GroupNormalizationLayout/interleavedInputBytes``), and otherwise run the passes one after the other.
     private func runPipelined(_ items: Range<Int>) {
         let itemValues = layout.itemChannels * layout.spatial
         let interleaved =
-            itemValues <= GroupNormalizationLayout.interleavedItemValues
-            && layout.items * itemValues * MemoryLayout<Element>.stride
-                >= GroupNormalizationLayout.interleavedInputBytes
+            vectorizedSteps
+            || (itemValues <= GroupNormalizationLayout.interleavedItemValues
+                && layout.items * itemValues * MemoryLayout<Element>.stride
+                    >= GroupNormalizationLayout.interleavedInputBytes)
         let batchItems = max(1, GroupNormalizationLayout.batchValues(interleaved: interleaved) / itemValues)
         let statistics = BatchStatistics<T>(layout, items: min(batchItems, items.count), pieces: 1)
         let scratch = Scratch<T>(layout)
         let chunksPerItem = layout.chunksPerItem
         func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
         func sumStatistics(of batch: Range<Int>) {
-            for chunk in 0..<batch.count * chunksPerItem { addMoments(ofChunk: chunk, in: batch, statistics, scratch) }
+            for index in 0..<batch.count {
+                let slots = statistics.moments + index * layout.slots
+                slots.update(repeating: Moments(), count: layout.slots)
+                addMoments(of: batch.lowerBound + index, at: 0..<layout.itemLength, to: slots, scratch)
+            }
         }
 
         var current = batch(from: items.lowerBound)
@@ -286,32 +301,72 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         while !current.isEmpty {
             coefficients(of: current, pieces: 1, statistics)
             let next = batch(from: current.upperBound)
-            let nextChunks = interleaved ? next.count * chunksPerItem : 0
-            for chunk in 0..<current.count * chunksPerItem {
-                let (index, piece) = chunk.quotientAndRemainder(dividingBy: chunksPerItem)
+            for index in 0..<current.count {
+                let (item, nextItem) = (current.lowerBound + index, next.lowerBound + index)
                 let (factors, shifts) = (
                     statistics.factors + index * layout.itemChannels, statistics.shifts + index * layout.itemChannels
                 )
-                guard chunk < nextChunks else {
-                    normalize(
-                        current.lowerBound + index, at: layout.chunk(piece), scratch, factors: factors, shifts: shifts)
+                guard interleaved && index < next.count else {
+                    normalize(item, at: 0..<layout.itemLength, scratch, factors: factors, shifts: shifts)
                     continue
                 }
                 let slots = statistics.moments + index * layout.slots
-                if piece == 0 { slots.update(repeating: Moments(), count: layout.slots) }
-                if Element.self == T.self && !layout.channelsLast {
-                    normalize(
-                        current.lowerBound + index, at: layout.chunk(piece), factors: factors, shifts: shifts,
-                        addingMomentsOf: next.lowerBound + index, to: slots)
-                } else {
-                    normalize(
-                        current.lowerBound + index, at: layout.chunk(piece), scratch, factors: factors, shifts: shifts)
-                    addMoments(of: next.lowerBound + index, at: layout.chunk(piece), to: slots, scratch)
+                slots.update(repeating: Moments(), count: layout.slots)
+                for piece in 0..<chunksPerItem {
+                    let positions = layout.chunk(piece)
+                    if vectorizedSteps && layout.channelsLast {
+                        normalizeRows(
+                            item, at: positions, scratch, factors: factors, shifts: shifts,
+                            addingMomentsOf: nextItem, to: slots)
+                    } else if Element.self == T.self && !layout.channelsLast {
+                        normalize(
+                            item, at: positions, factors: factors, shifts: shifts, addingMomentsOf: nextItem, to: slots)
+                    } else {
+                        normalize(item, at: positions, scratch, factors: factors, shifts: shifts)
+                        addMoments(of: nextItem, at: positions, to: slots, scratch)
+                    }
                 }
             }
             if !interleaved { sumStatistics(of: next) }
             current = next
         }
+    }
+
+    /// Float's interleaved steps run the AVX2 and FMA loops of COnyxSIMD, whose arithmetic stays below the
+    /// memory time at any input size (the Swift loops, compiled for baseline x86-64, do not).
+    private var vectorizedSteps: Bool {
+        parameters.usesAVX2FMA && Element.self == Float.self && T.self == Float.self
+    }
+
+    /// Channels-last with ``vectorizedSteps``: normalises the block of `rows` of `sample` and adds the same rows
+    /// of `nextSample` to its moments at `slots`, in one pass of COnyxSIMD's loop.
+    private func normalizeRows(
+        _ sample: Int, at rows: Range<Int>, _ scratch: Scratch<T>, factors: UnsafePointer<T>,
+        shifts: UnsafePointer<T>, addingMomentsOf nextSample: Int, to slots: UnsafeMutablePointer<Moments>
+    ) {
+        #if arch(x86_64)
+            let channels = layout.channels
+            let offset = (sample * layout.spatial + rows.lowerBound) * channels
+            let nextOffset = (nextSample * layout.spatial + rows.lowerBound) * channels
+            let nextBlock = UnsafeRawPointer(input.base + nextOffset).assumingMemoryBound(to: T.self)
+            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: T.self)
+            onyx_gn_rows_normalize_and_sum_f32(
+                inputFloats(at: offset), floats(target), floats(nextBlock), rows.count, channels, floats(factors),
+                floats(shifts), floats(scratch.sums), floats(scratch.squares))
+            if parameters.silu { applySiLU(target, count: rows.count * channels) }
+            addGroupMoments(of: nextBlock, rows: rows.count, to: slots, scratch)
+        #endif
+    }
+
+    /// `pointer` as the Float pointer it is when ``vectorizedSteps``.
+    @inline(__always)
+    private func floats(_ pointer: UnsafePointer<T>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
+    }
+
+    @inline(__always)
+    private func floats(_ pointer: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Float.self)
     }
 
     /// Values normalised between steps of the interleaved statistics: short enough that both streams stay in
@@ -327,6 +382,20 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         let source = UnsafeRawPointer(input.base + item * layout.itemLength).assumingMemoryBound(to: T.self)
         let next = UnsafeRawPointer(input.base + nextItem * layout.itemLength).assumingMemoryBound(to: T.self)
         let target = UnsafeMutableRawPointer(output.base + item * layout.itemLength).assumingMemoryBound(to: T.self)
+        #if arch(x86_64)
+            if vectorizedSteps {
+                var (sum, squares): (Float, Float) = (0, 0)
+                onyx_gn_normalize_and_sum_f32(
+                    floats(source), floats(target), floats(next), positions.lowerBound, positions.count,
+                    layout.spatial, floats(factors), floats(shifts), &sum, &squares)
+                if parameters.silu { applySiLU(target + positions.lowerBound, count: positions.count) }
+                slots[0].add(
+                    chunkSums(
+                        UnsafeBufferPointer(start: next + positions.lowerBound, count: positions.count), T(sum),
+                        T(squares)))
+                return
+            }
+        #endif
         var sums = NeuralNet.RunningSums<T>()
         var position = positions.lowerBound
         var channel = position / layout.spatial
@@ -348,18 +417,6 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         let (sum, squares) = sums.totals
         slots[0].add(
             chunkSums(UnsafeBufferPointer(start: next + positions.lowerBound, count: positions.count), sum, squares))
-    }
-
-    /// Adds chunk `chunk` (counted from the start of `batch`, ``GroupNormalizationLayout/chunksPerItem`` to an
-    /// item) to its item's moments in `statistics`, starting them afresh at an item's first chunk.
-    @inline(__always)
-    private func addMoments(
-        ofChunk chunk: Int, in batch: Range<Int>, _ statistics: BatchStatistics<T>, _ scratch: Scratch<T>
-    ) {
-        let (index, piece) = chunk.quotientAndRemainder(dividingBy: layout.chunksPerItem)
-        let slots = statistics.moments + index * layout.slots
-        if piece == 0 { slots.update(repeating: Moments(), count: layout.slots) }
-        addMoments(of: batch.lowerBound + index, at: layout.chunk(piece), to: slots, scratch)
     }
 
     /// Too few items to keep every thread busy: cuts each item into `parts` pieces, sums every piece's moments,
@@ -422,26 +479,51 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         for start in stride(from: rows.lowerBound, to: rows.upperBound, by: layout.blockRows) {
             let count = min(layout.blockRows, rows.upperBound - start)
             let block = widened(at: (sample * layout.spatial + start) * channels, count: count * channels, scratch)
-            let (sums, sumsOfSquares) = (scratch.sums, scratch.squares)
+            #if arch(x86_64)
+                if vectorizedSteps {
+                    onyx_gn_rows_normalize_and_sum_f32(
+                        nil, nil, floats(block), count, channels, nil, nil, floats(scratch.sums),
+                        floats(scratch.squares))
+                    addGroupMoments(of: block, rows: count, to: slots, scratch)
+                    continue
+                }
+            #endif
             NeuralNet.columnSumsAndSumsOfSquares(
-                block, rows: count, width: channels, into: sums, squares: sumsOfSquares)
-            let recenter = (0..<channels).contains { channel in
-                ChunkSums(
-                    count: count, center: 0, deviations: Double(sums[channel]),
-                    squaredDeviations: Double(sumsOfSquares[channel])
-                ).cancels
+                block, rows: count, width: channels, into: scratch.sums, squares: scratch.squares)
+            addGroupMoments(of: block, rows: count, to: slots, scratch)
+        }
+    }
+
+    /// Adds a channels-last block of `rows` rows, whose column sums and sums of squares are in `scratch`, to the
+    /// moments of its groups at `slots`: per group from its channels' sums, or — where those cancel — from the
+    /// deviations of its values from the group's mean, summed again.
+    private func addGroupMoments(
+        of block: UnsafePointer<T>, rows: Int, to slots: UnsafeMutablePointer<Moments>, _ scratch: Scratch<T>
+    ) {
+        let (channels, channelsPerGroup) = (layout.channels, layout.channelsPerGroup)
+        let (sums, sumsOfSquares, centers) = (scratch.sums, scratch.squares, scratch.centers)
+        func groupSums(_ group: Int, center: Double) -> ChunkSums {
+            var (sum, squares) = (0.0, 0.0)
+            for channel in group * channelsPerGroup..<(group + 1) * channelsPerGroup {
+                sum += Double(sums[channel])
+                squares += Double(sumsOfSquares[channel])
             }
-            if recenter {
-                for channel in 0..<channels { scratch.centers[channel] = sums[channel] / T(count) }
-                NeuralNet.columnDeviationSums(
-                    block, rows: count, width: channels, from: scratch.centers, into: sums, squares: sumsOfSquares)
-            }
-            for channel in 0..<channels {
-                slots[channel].add(
-                    ChunkSums(
-                        count: count, center: recenter ? Double(scratch.centers[channel]) : 0,
-                        deviations: Double(sums[channel]), squaredDeviations: Double(sumsOfSquares[channel])))
-            }
+            return ChunkSums(
+                count: rows * channelsPerGroup, center: center, deviations: sum, squaredDeviations: squares)
+        }
+        var recenter = false
+        for group in 0..<layout.groups {
+            let chunk = groupSums(group, center: 0)
+            let center = chunk.cancels ? T(chunk.mean) : 0
+            recenter = recenter || chunk.cancels
+            for channel in group * channelsPerGroup..<(group + 1) * channelsPerGroup { centers[channel] = center }
+        }
+        if recenter {
+            NeuralNet.columnDeviationSums(
+                block, rows: rows, width: channels, from: centers, into: sums, squares: sumsOfSquares)
+        }
+        for group in 0..<layout.groups {
+            slots[group].add(groupSums(group, center: Double(centers[group * channelsPerGroup])))
         }
     }
 
@@ -449,40 +531,19 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
     /// of their pieces: those of item i's piece p start at slot `((i − items.lowerBound) · pieces + p) · slots`.
     /// Tight loops, since with small groups this runs once every few hundred values.
     private func coefficients(of items: Range<Int>, pieces: Int, _ statistics: BatchStatistics<T>) {
-        let (channelsPerGroup, slots, itemGroups) = (layout.channelsPerGroup, layout.slots, layout.itemGroups)
-        // Channels-last, a group's moments are its channels'; channels-first the item has one group and one slot.
-        let groupSlots = layout.channelsLast ? channelsPerGroup : 1
+        let (channelsPerGroup, itemGroups) = (layout.channelsPerGroup, layout.itemGroups)
         let groupCount = items.count * itemGroups
         // Every group holds the same number of values.
-        let inverseCount = 1 / Double(layout.itemLength * groupSlots)
+        let inverseCount = 1 / Double(layout.groupValues)
         let (means, variances) = (statistics.groupMeans, statistics.variances)
-        if pieces == 1 {
-            // A group's slots then hold equally many values: their mean is the mean of the slots' means.
-            let (inverseSlots, slotCount) = (1 / Double(groupSlots), Double(layout.itemLength))
-            for group in 0..<groupCount {
-                let slots = statistics.moments + group * groupSlots
-                var sum = 0.0
-                for slot in 0..<groupSlots { sum += slots[slot].mean }
-                let mean = sum * inverseSlots
-                var squares = 0.0
-                for slot in 0..<groupSlots {
-                    let offset = slots[slot].mean - mean
-                    squares += slots[slot].squares + slotCount * offset * offset
+        for index in 0..<items.count {
+            for group in 0..<itemGroups {
+                var moments = statistics.moments[index * pieces * itemGroups + group]
+                for piece in 1..<max(1, pieces) {
+                    moments.merge(statistics.moments[(index * pieces + piece) * itemGroups + group])
                 }
-                means[group] = mean
-                variances[group] = T(squares * inverseCount + parameters.epsilon)
-            }
-        } else {
-            for index in 0..<items.count {
-                for group in 0..<itemGroups {
-                    var moments = Moments()
-                    for piece in 0..<pieces {
-                        let start = (index * pieces + piece) * slots + group * groupSlots
-                        for slot in start..<start + groupSlots { moments.merge(statistics.moments[slot]) }
-                    }
-                    means[index * itemGroups + group] = moments.mean
-                    variances[index * itemGroups + group] = T(moments.squares * inverseCount + parameters.epsilon)
-                }
+                means[index * itemGroups + group] = moments.mean
+                variances[index * itemGroups + group] = T(moments.squares * inverseCount + parameters.epsilon)
             }
         }
         // 1/√(variance + ε) in T, eight groups side by side.
@@ -527,6 +588,16 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
             for start in stride(from: positions.lowerBound, to: positions.upperBound, by: layout.blockRows) {
                 let rows = min(layout.blockRows, positions.upperBound - start)
                 let offset = (item * layout.spatial + start) * channels
+                #if arch(x86_64)
+                    if vectorizedSteps {
+                        let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: T.self)
+                        onyx_gn_rows_normalize_and_sum_f32(
+                            inputFloats(at: offset), floats(target), nil, rows, channels,
+                            floats(factors), floats(shifts), nil, nil)
+                        if parameters.silu { applySiLU(target, count: rows * channels) }
+                        continue
+                    }
+                #endif
                 map(at: offset, count: rows * channels, scratch) { block, target in
                     NeuralNet.affineRows(
                         block, rows: rows, width: channels, factors: factors, shifts: shifts, into: target)
@@ -549,6 +620,12 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
             position = end
             if position == planeEnd { channel += 1 }
         }
+    }
+
+    /// The input from `offset` on, as the Float values it holds when ``vectorizedSteps``.
+    @inline(__always)
+    private func inputFloats(at offset: Int) -> UnsafePointer<Float> {
+        UnsafeRawPointer(input.base + offset).assumingMemoryBound(to: Float.self)
     }
 
     /// The `count` input values from `offset` on as `T`: the input itself when `Element` is `T`, else a converted
@@ -640,9 +717,9 @@ private final class Scratch<T: NetFloat> {
     init(_ layout: GroupNormalizationLayout) {
         // A channels-last block fits the scratch length, or is one row when rows are longer.
         values = .allocate(capacity: max(GroupNormalizationLayout.scratchLength, layout.channels))
-        centers = .allocate(capacity: layout.slots)
-        sums = .allocate(capacity: layout.slots)
-        squares = .allocate(capacity: layout.slots)
+        centers = .allocate(capacity: layout.itemChannels)
+        sums = .allocate(capacity: layout.itemChannels)
+        squares = .allocate(capacity: layout.itemChannels)
     }
 
     deinit {
