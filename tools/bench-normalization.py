@@ -455,19 +455,17 @@ def write_report(folder, command, facts, shape_results, sweep, threads_list, his
     lines += target_table(shape_results, threads_list) + [""]
     lines += ["Where the time goes. GroupNormalization needs a group's statistics before it can write any of it, so "
               "it reads each group twice — once for the sums, once to apply a·x + b — where BatchNormalization, "
-              "whose statistics are given, reads once. The kernel schedules the two reads in one of two ways "
-              "(`runPipelined` in Sources/OnyxKernels/NeuralNet/GroupNormalization.swift). Inputs of 6 MiB and more "
-              "whose groups hold at most 16,384 values interleave them: the next batch's sums are taken in 64-value "
-              "steps between the steps that normalise this batch, so that reading X and writing Y overlap as they "
-              "do in BatchNormalization, and the second read of X comes from L2. Other inputs take the passes one "
-              "after the other over batches of about 128 KB; the second read still comes from L2, but the passes "
-              "do not overlap, so GroupNormalization costs about BatchNormalization plus one read of X. Below about "
-              "6 MiB the interleaved loop loses, because it is bound by instruction throughput rather than memory: "
-              "Swift compiles `SIMD16<Float>` for baseline x86-64, i.e. SSE2 with four 4-lane operations per vector "
-              "and no FMA. Built with `-Xswiftc -target-cpu -Xswiftc haswell`, Onyx ran the two 5 MiB shapes at "
-              "1.36–1.41× BatchNormalization. In (32, 64, 7, 7) a group holds 98 values, and the fixed cost of "
-              "each group (its moments, a square root and a division, a factor and a shift per channel) is "
-              "comparable to its vector work.", ""]
+              "whose statistics are given, reads once. Onyx interleaves the two reads (`runPipelined` in "
+              "Sources/OnyxKernels/NeuralNet/GroupNormalization.swift): while it normalises one batch of groups it "
+              "sums the next, so that reading X and writing Y overlap as they do in BatchNormalization, and the "
+              "second read of X comes from L2. On CPUs with AVX2 and FMA, such as this one, the interleaved loops "
+              "are C functions compiled for those instructions and chosen at run time (Sources/COnyxSIMD). The "
+              "Swift loops, compiled for baseline x86-64 (SSE2: four-lane vectors, no FMA), are bound by "
+              "instruction throughput, so without AVX2 Onyx interleaves only inputs of 6 MiB and more, and "
+              "otherwise runs the passes one after the other (about BatchNormalization plus one read of X). In "
+              "(32, 64, 7, 7) a group holds 98 values: the interleaved loop alone takes about BatchNormalization's "
+              "time, and the rest is the cost per group — its sums folded, a square root and a division (eight "
+              "groups side by side), a factor and a shift per channel.", ""]
     lines += ["## Per shape", ""]
     for shape, results in shape_results:
         lines += shape_table(shape, results, threads_list, shape == NOTE_SHAPE) + [""]

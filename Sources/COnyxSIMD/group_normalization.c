@@ -106,4 +106,41 @@ __attribute__((target("avx2,fma"))) void onyx_gn_rows_normalize_and_sum_f32(
     }
 }
 
+// Eight groups side by side for the mean, the variance and 1/√(variance + ε); then a factor and a shift per channel.
+__attribute__((target("avx2,fma"))) int onyx_gn_coefficients_f32(
+    const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, ptrdiff_t channelsPerGroup,
+    ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, const double *scale, const double *bias, float epsilon,
+    float *factors, float *shifts) {
+    const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)count), epsilons = _mm256_set1_ps(epsilon);
+    const __m256 eight = _mm256_set1_ps(8), ones = _mm256_set1_ps(1);
+    ptrdiff_t sampleGroup = firstGroup % groupsPerSample;
+    for (ptrdiff_t first = 0; first < groups; first += 8) {
+        const ptrdiff_t lanes = groups - first < 8 ? groups - first : 8;
+        float laneSums[8] = {0}, laneSquares[8] = {0}, means[8], inverseDeviations[8];
+        for (ptrdiff_t lane = 0; lane < lanes; lane++) {
+            laneSums[lane] = sums[first + lane];
+            laneSquares[lane] = squares[first + lane];
+        }
+        const __m256 sum = _mm256_loadu_ps(laneSums), square = _mm256_loadu_ps(laneSquares);
+        const __m256 mean = _mm256_mul_ps(sum, inverseCount);
+        const __m256 deviations = _mm256_fnmadd_ps(sum, mean, square);
+        // Lanes past `lanes` hold zeros, which pass (0 ≤ 0); NaN fails, and is computed exactly too.
+        const __m256 accurate = _mm256_cmp_ps(square, _mm256_mul_ps(eight, deviations), _CMP_LE_OQ);
+        if (_mm256_movemask_ps(accurate) != 0xFF) return 1;
+        const __m256 variance = _mm256_mul_ps(_mm256_max_ps(deviations, _mm256_setzero_ps()), inverseCount);
+        _mm256_storeu_ps(means, mean);
+        _mm256_storeu_ps(inverseDeviations, _mm256_div_ps(ones, _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons))));
+        for (ptrdiff_t lane = 0; lane < lanes; lane++) {
+            const ptrdiff_t out = (first + lane) * channelsPerGroup, channel = sampleGroup * channelsPerGroup;
+            for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
+                const float factor = (float)scale[channel + k] * inverseDeviations[lane];
+                factors[out + k] = factor;
+                shifts[out + k] = (float)bias[channel + k] - means[lane] * factor;
+            }
+            sampleGroup = sampleGroup + 1 == groupsPerSample ? 0 : sampleGroup + 1;
+        }
+    }
+    return 0;
+}
+
 #endif

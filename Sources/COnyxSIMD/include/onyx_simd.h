@@ -27,5 +27,17 @@ void onyx_gn_rows_normalize_and_sum_f32(
     const float *x, float *y, const float *next, ptrdiff_t rows, ptrdiff_t width, const float *factors,
     const float *shifts, float *sums, float *squares);
 
+/// GroupNormalization's coefficients (AVX2, FMA) for `groups` groups of `count` values each, from their float
+/// sums `sums[g]` and sums of squares `squares[g]`. For channel k of group g it writes
+/// `factors[g · channelsPerGroup + k]` = scale[c] / √(variance + epsilon) and `shifts[…]` = bias[c] − mean · factor,
+/// where c = s · channelsPerGroup + k and s, the group's place in its sample, counts on from `firstGroup`
+/// modulo `groupsPerSample`. Returns 1 (with the outputs incomplete) when some group's sums would lose too much to
+/// cancellation — Σx² above 8 times the sum of squared deviations, the mean far from zero compared with the
+/// spread — for the caller to compute exactly; else 0.
+int onyx_gn_coefficients_f32(
+    const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, ptrdiff_t channelsPerGroup,
+    ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, const double *scale, const double *bias, float epsilon,
+    float *factors, float *shifts);
+
 #endif
 #endif

@@ -131,8 +131,15 @@ struct GroupNormalizationLayout {
     let spatial: Int
     /// [N, spatial…, C] rather than [N, C, spatial…].
     let channelsLast: Bool
+    /// Stored rather than computed: the per-item loops read it, and a division there costs as much as a small
+    /// group's arithmetic.
+    let channelsPerGroup: Int
 
-    var channelsPerGroup: Int { channels / groups }
+    init(samples: Int, channels: Int, groups: Int, spatial: Int, channelsLast: Bool) {
+        (self.samples, self.channels, self.groups, self.spatial) = (samples, channels, groups, spatial)
+        self.channelsLast = channelsLast
+        channelsPerGroup = channels / groups
+    }
     /// Units of work. Channels-first one is a (sample, group): one contiguous run of `channelsPerGroup · spatial`
     /// values. Channels-last one is a sample: `spatial` rows of `channels` values, the groups interleaved in each.
     var items: Int { channelsLast ? samples : samples * groups }
@@ -140,6 +147,8 @@ struct GroupNormalizationLayout {
     var itemLength: Int { channelsLast ? spatial : channelsPerGroup * spatial }
     /// Moments per piece: one per group the item covers.
     var slots: Int { itemGroups }
+    /// Values of one item.
+    var itemValues: Int { itemChannels * spatial }
     /// Values of one group in one item.
     var groupValues: Int { channelsLast ? spatial * channelsPerGroup : itemLength }
     /// Channels an item covers.
@@ -287,6 +296,9 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         let statistics = BatchStatistics<T>(layout, items: min(batchItems, items.count), pieces: 1)
         let scratch = Scratch<T>(layout)
         let chunksPerItem = layout.chunksPerItem
+        // Items of one chunk with the AVX2 loops: each group's float sums go to vectorised coefficients, and only a
+        // batch whose sums would cancel has its moments taken exactly.
+        let floatSums = vectorizedSteps && chunksPerItem == 1
         func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
         func sumStatistics(of batch: Range<Int>) {
             for index in 0..<batch.count {
@@ -297,9 +309,20 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         }
 
         var current = batch(from: items.lowerBound)
-        sumStatistics(of: current)
+        if floatSums {
+            for index in 0..<current.count {
+                sumGroups(
+                    of: current.lowerBound + index, into: statistics.groupSums + index * layout.itemGroups,
+                    squares: statistics.groupSquares + index * layout.itemGroups, scratch)
+            }
+        } else {
+            sumStatistics(of: current)
+        }
         while !current.isEmpty {
-            coefficients(of: current, pieces: 1, statistics)
+            if !floatSums || !vectorizedCoefficients(of: current, statistics) {
+                if floatSums { sumStatistics(of: current) }
+                coefficients(of: current, pieces: 1, statistics)
+            }
             let next = batch(from: current.upperBound)
             for index in 0..<current.count {
                 let (item, nextItem) = (current.lowerBound + index, next.lowerBound + index)
@@ -308,6 +331,13 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
                 )
                 guard interleaved && index < next.count else {
                     normalize(item, at: 0..<layout.itemLength, scratch, factors: factors, shifts: shifts)
+                    continue
+                }
+                if floatSums {
+                    normalize(
+                        item, factors: factors, shifts: shifts, summingGroupsOf: nextItem,
+                        into: statistics.groupSums + index * layout.itemGroups,
+                        squares: statistics.groupSquares + index * layout.itemGroups, scratch)
                     continue
                 }
                 let slots = statistics.moments + index * layout.slots
@@ -330,6 +360,84 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
             if !interleaved { sumStatistics(of: next) }
             current = next
         }
+    }
+
+    /// With float group sums: normalises the whole of `item` and writes the float sums and sums of squares of
+    /// each group of `nextItem` to `sums` and `squares`, in one pass of COnyxSIMD's loops.
+    private func normalize(
+        _ item: Int, factors: UnsafePointer<T>, shifts: UnsafePointer<T>, summingGroupsOf nextItem: Int,
+        into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>, _ scratch: Scratch<T>
+    ) {
+        #if arch(x86_64)
+            let (offset, nextOffset) = (item * layout.itemValues, nextItem * layout.itemValues)
+            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            if layout.channelsLast {
+                onyx_gn_rows_normalize_and_sum_f32(
+                    inputFloats(at: offset), target, inputFloats(at: nextOffset), layout.spatial, layout.channels,
+                    floats(factors), floats(shifts), floats(scratch.sums), floats(scratch.squares))
+                foldChannelSums(scratch, into: sums, squares: squares)
+            } else {
+                (sums[0], squares[0]) = (0, 0)
+                onyx_gn_normalize_and_sum_f32(
+                    inputFloats(at: offset), target, inputFloats(at: nextOffset), 0, layout.itemLength,
+                    layout.spatial, floats(factors), floats(shifts), sums, squares)
+            }
+            if parameters.silu { applySiLU(target, count: layout.itemValues) }
+        #endif
+    }
+
+    /// With float group sums: writes the float sums and sums of squares of each group of `item` to `sums` and
+    /// `squares`.
+    private func sumGroups(
+        of item: Int, into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>,
+        _ scratch: Scratch<T>
+    ) {
+        #if arch(x86_64)
+            let offset = item * layout.itemValues
+            if layout.channelsLast {
+                onyx_gn_rows_normalize_and_sum_f32(
+                    nil, nil, inputFloats(at: offset), layout.spatial, layout.channels, nil, nil,
+                    floats(scratch.sums), floats(scratch.squares))
+                foldChannelSums(scratch, into: sums, squares: squares)
+            } else {
+                (sums[0], squares[0]) = NeuralNet.sumAndSumOfSquares(
+                    UnsafeBufferPointer(start: inputFloats(at: offset), count: layout.itemLength))
+            }
+        #endif
+    }
+
+    /// Channels-last: each group's sums from its channels' sums in scratch.
+    private func foldChannelSums(
+        _ scratch: Scratch<T>, into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>
+    ) {
+        let (channelSums, channelSquares) = (floats(scratch.sums), floats(scratch.squares))
+        let channelsPerGroup = layout.channelsPerGroup
+        for group in 0..<layout.groups {
+            var (sum, square): (Float, Float) = (0, 0)
+            for channel in group * channelsPerGroup..<(group + 1) * channelsPerGroup {
+                sum += channelSums[channel]
+                square += channelSquares[channel]
+            }
+            (sums[group], squares[group]) = (sum, square)
+        }
+    }
+
+    /// With float group sums: the coefficients of `items` computed side by side by COnyxSIMD; false, with nothing
+    /// usable written, when some group's sums would cancel.
+    private func vectorizedCoefficients(of items: Range<Int>, _ statistics: BatchStatistics<T>) -> Bool {
+        #if arch(x86_64)
+            parameters.scale.withUnsafeBufferPointer { scale in
+                parameters.bias.withUnsafeBufferPointer { bias in
+                    onyx_gn_coefficients_f32(
+                        statistics.groupSums, statistics.groupSquares, items.count * layout.itemGroups,
+                        layout.groupValues, layout.channelsPerGroup, layout.channelsLast ? 0 : items.lowerBound,
+                        layout.groups, scale.baseAddress, bias.baseAddress, Float(parameters.epsilon),
+                        floats(statistics.factors), floats(statistics.shifts)) == 0
+                }
+            }
+        #else
+            false
+        #endif
     }
 
     /// Float's interleaved steps run the AVX2 and FMA loops of COnyxSIMD, whose arithmetic stays below the
@@ -731,6 +839,9 @@ private final class Scratch<T: NetFloat> {
 /// their groups' means and variances, and their channels' coefficients.
 private final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
     let moments: UnsafeMutablePointer<Moments>
+    /// Each group's sum and sum of squares in float, for the vectorised coefficients.
+    let groupSums: UnsafeMutablePointer<Float>
+    let groupSquares: UnsafeMutablePointer<Float>
     let groupMeans: UnsafeMutablePointer<Double>
     /// Each group's variance + ε, then replaced by 1/√(variance + ε).
     let variances: UnsafeMutablePointer<T>
@@ -743,12 +854,15 @@ private final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
         moments.initialize(repeating: Moments(), count: items * pieces * layout.slots)
         groupMeans = .allocate(capacity: items * layout.itemGroups)
         variances = .allocate(capacity: items * layout.itemGroups)
+        groupSums = .allocate(capacity: items * layout.itemGroups)
+        groupSquares = .allocate(capacity: items * layout.itemGroups)
         factors = .allocate(capacity: items * layout.itemChannels)
         shifts = .allocate(capacity: items * layout.itemChannels)
     }
 
     deinit {
         moments.deallocate()
+        for pointer in [groupSums, groupSquares] { pointer.deallocate() }
         groupMeans.deallocate()
         for pointer in [variances, factors, shifts] { pointer.deallocate() }
     }
