@@ -16,7 +16,7 @@ __attribute__((target("avx2,fma"))) static float horizontal_sum(__m256 vector) {
 
 // One loop does both streams, 16 values a step: the normalisation's loads come from L2 and its stores go out,
 // while the next item's loads come from memory; FMA keeps the arithmetic below the memory time.
-__attribute__((target("avx2,fma"))) void onyx_gn_normalize_and_sum_f32(
+__attribute__((target("avx2,fma"), always_inline)) static inline void normalize_and_sum(
     const float *x, float *y, const float *next, ptrdiff_t start, ptrdiff_t count, ptrdiff_t plane,
     const float *factors, const float *shifts, float *sum, float *squares) {
     __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
@@ -106,38 +106,105 @@ __attribute__((target("avx2,fma"))) void onyx_gn_rows_normalize_and_sum_f32(
     }
 }
 
-// Eight groups side by side for the mean, the variance and 1/√(variance + ε); then a factor and a shift per channel.
+__attribute__((target("avx2,fma"))) void onyx_gn_normalize_and_sum_f32(
+    const float *x, float *y, const float *next, ptrdiff_t start, ptrdiff_t count, ptrdiff_t plane,
+    const float *factors, const float *shifts, float *sum, float *squares) {
+    normalize_and_sum(x, y, next, start, count, plane, factors, shifts, sum, squares);
+}
+
+__attribute__((target("avx2,fma"))) void onyx_gn_items_normalize_and_sum_f32(
+    const float *x, float *y, const float *next, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane,
+    const float *factors, const float *shifts, float *sums, float *squares) {
+    const ptrdiff_t channels = itemLength / plane;
+    for (ptrdiff_t item = 0; item < items; item++) {
+        const ptrdiff_t offset = item * itemLength;
+        sums[item] = squares[item] = 0;
+        normalize_and_sum(
+            x + offset, y + offset, next + offset, 0, itemLength, plane, factors + item * channels,
+            shifts + item * channels, sums + item, squares + item);
+    }
+}
+
+// Eight double parameters, as floats.
+__attribute__((target("avx2,fma"))) static __m256 load_doubles(const double *values) {
+    return _mm256_set_m128(_mm256_cvtpd_ps(_mm256_loadu_pd(values + 4)), _mm256_cvtpd_ps(_mm256_loadu_pd(values)));
+}
+
+// y[j] = scale[j] · inverses[j], shifts[j] = bias[j] − means[j] · factors[j], for j < count.
+__attribute__((target("avx2,fma"))) static void channel_coefficients(
+    const double *scale, const double *bias, const float *means, const float *inverses, ptrdiff_t count,
+    float *factors, float *shifts) {
+    ptrdiff_t j = 0;
+    for (; j + 8 <= count; j += 8) {
+        const __m256 factor = _mm256_mul_ps(load_doubles(scale + j), _mm256_loadu_ps(inverses + j));
+        _mm256_storeu_ps(factors + j, factor);
+        _mm256_storeu_ps(shifts + j, _mm256_fnmadd_ps(_mm256_loadu_ps(means + j), factor, load_doubles(bias + j)));
+    }
+    for (; j < count; j++) {
+        factors[j] = (float)scale[j] * inverses[j];
+        shifts[j] = (float)bias[j] - means[j] * factors[j];
+    }
+}
+
+// Groups a tile at a time: their means and 1/√(variance + ε) eight side by side, spread over their channels, then
+// the channels' factors and shifts eight side by side, a run of channels contiguous in the sample at a time.
 __attribute__((target("avx2,fma"))) int onyx_gn_coefficients_f32(
     const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, ptrdiff_t channelsPerGroup,
     ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, const double *scale, const double *bias, float epsilon,
     float *factors, float *shifts) {
+    enum { tileChannels = 512 };
     const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)count), epsilons = _mm256_set1_ps(epsilon);
     const __m256 eight = _mm256_set1_ps(8), ones = _mm256_set1_ps(1);
+    const ptrdiff_t tileGroups = tileChannels / channelsPerGroup;  // at least 1: channelsPerGroup ≤ 512
+    float means[tileChannels], inverses[tileChannels];
     ptrdiff_t sampleGroup = firstGroup % groupsPerSample;
-    for (ptrdiff_t first = 0; first < groups; first += 8) {
-        const ptrdiff_t lanes = groups - first < 8 ? groups - first : 8;
-        float laneSums[8] = {0}, laneSquares[8] = {0}, means[8], inverseDeviations[8];
-        for (ptrdiff_t lane = 0; lane < lanes; lane++) {
-            laneSums[lane] = sums[first + lane];
-            laneSquares[lane] = squares[first + lane];
-        }
-        const __m256 sum = _mm256_loadu_ps(laneSums), square = _mm256_loadu_ps(laneSquares);
-        const __m256 mean = _mm256_mul_ps(sum, inverseCount);
-        const __m256 deviations = _mm256_fnmadd_ps(sum, mean, square);
-        // Lanes past `lanes` hold zeros, which pass (0 ≤ 0); NaN fails, and is computed exactly too.
-        const __m256 accurate = _mm256_cmp_ps(square, _mm256_mul_ps(eight, deviations), _CMP_LE_OQ);
-        if (_mm256_movemask_ps(accurate) != 0xFF) return 1;
-        const __m256 variance = _mm256_mul_ps(_mm256_max_ps(deviations, _mm256_setzero_ps()), inverseCount);
-        _mm256_storeu_ps(means, mean);
-        _mm256_storeu_ps(inverseDeviations, _mm256_div_ps(ones, _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons))));
-        for (ptrdiff_t lane = 0; lane < lanes; lane++) {
-            const ptrdiff_t out = (first + lane) * channelsPerGroup, channel = sampleGroup * channelsPerGroup;
-            for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
-                const float factor = (float)scale[channel + k] * inverseDeviations[lane];
-                factors[out + k] = factor;
-                shifts[out + k] = (float)bias[channel + k] - means[lane] * factor;
+    for (ptrdiff_t tile = 0; tile < groups; tile += tileGroups) {
+        const ptrdiff_t tileCount = groups - tile < tileGroups ? groups - tile : tileGroups;
+        // Per group (means and inverses hold one entry per group here).
+        for (ptrdiff_t first = 0; first < tileCount; first += 8) {
+            const ptrdiff_t lanes = tileCount - first < 8 ? tileCount - first : 8;
+            float laneSums[8] = {0}, laneSquares[8] = {0};
+            for (ptrdiff_t lane = 0; lane < lanes; lane++) {
+                laneSums[lane] = sums[tile + first + lane];
+                laneSquares[lane] = squares[tile + first + lane];
             }
-            sampleGroup = sampleGroup + 1 == groupsPerSample ? 0 : sampleGroup + 1;
+            const __m256 sum = _mm256_loadu_ps(laneSums), square = _mm256_loadu_ps(laneSquares);
+            const __m256 mean = _mm256_mul_ps(sum, inverseCount);
+            const __m256 deviations = _mm256_fnmadd_ps(sum, mean, square);
+            // Lanes past `lanes` hold zeros, which pass (0 ≤ 0); NaN fails, and is computed exactly too.
+            const __m256 accurate = _mm256_cmp_ps(square, _mm256_mul_ps(eight, deviations), _CMP_LE_OQ);
+            if (_mm256_movemask_ps(accurate) != 0xFF) return 1;
+            const __m256 variance = _mm256_mul_ps(_mm256_max_ps(deviations, _mm256_setzero_ps()), inverseCount);
+            const __m256 inverse = _mm256_div_ps(ones, _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons)));
+            float laneMeans[8], laneInverses[8];
+            _mm256_storeu_ps(laneMeans, mean);
+            _mm256_storeu_ps(laneInverses, inverse);
+            for (ptrdiff_t lane = 0; lane < lanes; lane++) {
+                means[first + lane] = laneMeans[lane];
+                inverses[first + lane] = laneInverses[lane];
+            }
+        }
+        // Spread over the channels, from the last group back so that no group's entry is overwritten unread.
+        if (channelsPerGroup > 1) {
+            for (ptrdiff_t group = tileCount - 1; group >= 0; group--) {
+                const float mean = means[group], inverse = inverses[group];
+                for (ptrdiff_t k = channelsPerGroup - 1; k >= 0; k--) {
+                    means[group * channelsPerGroup + k] = mean;
+                    inverses[group * channelsPerGroup + k] = inverse;
+                }
+            }
+        }
+        // Runs of channels that are contiguous in the sample: up to the sample's end or the tile's.
+        const ptrdiff_t tileChannelCount = tileCount * channelsPerGroup;
+        for (ptrdiff_t done = 0; done < tileChannelCount;) {
+            const ptrdiff_t run = (groupsPerSample - sampleGroup) * channelsPerGroup < tileChannelCount - done
+                                      ? (groupsPerSample - sampleGroup) * channelsPerGroup
+                                      : tileChannelCount - done;
+            const ptrdiff_t channel = sampleGroup * channelsPerGroup, out = tile * channelsPerGroup + done;
+            channel_coefficients(
+                scale + channel, bias + channel, means + done, inverses + done, run, factors + out, shifts + out);
+            done += run;
+            sampleGroup = (sampleGroup + run / channelsPerGroup) % groupsPerSample;
         }
     }
     return 0;

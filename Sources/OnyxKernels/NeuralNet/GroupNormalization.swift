@@ -298,7 +298,7 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         let chunksPerItem = layout.chunksPerItem
         // Items of one chunk with the AVX2 loops: each group's float sums go to vectorised coefficients, and only a
         // batch whose sums would cancel has its moments taken exactly.
-        let floatSums = vectorizedSteps && chunksPerItem == 1
+        let floatSums = vectorizedSteps && chunksPerItem == 1 && layout.channelsPerGroup <= 512
         func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
         func sumStatistics(of batch: Range<Int>) {
             for index in 0..<batch.count {
@@ -324,7 +324,12 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
                 coefficients(of: current, pieces: 1, statistics)
             }
             let next = batch(from: current.upperBound)
-            for index in 0..<current.count {
+            // Channels-first items with float sums go to COnyxSIMD a batch at a time.
+            let batched = floatSums && !layout.channelsLast ? min(current.count, next.count) : 0
+            if batched > 0 {
+                normalizeItems(current.lowerBound, count: batched, summing: next.lowerBound, statistics)
+            }
+            for index in batched..<current.count {
                 let (item, nextItem) = (current.lowerBound + index, next.lowerBound + index)
                 let (factors, shifts) = (
                     statistics.factors + index * layout.itemChannels, statistics.shifts + index * layout.itemChannels
@@ -334,7 +339,7 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
                     continue
                 }
                 if floatSums {
-                    normalize(
+                    normalizeRows(
                         item, factors: factors, shifts: shifts, summingGroupsOf: nextItem,
                         into: statistics.groupSums + index * layout.itemGroups,
                         squares: statistics.groupSquares + index * layout.itemGroups, scratch)
@@ -362,26 +367,33 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         }
     }
 
-    /// With float group sums: normalises the whole of `item` and writes the float sums and sums of squares of
-    /// each group of `nextItem` to `sums` and `squares`, in one pass of COnyxSIMD's loops.
-    private func normalize(
-        _ item: Int, factors: UnsafePointer<T>, shifts: UnsafePointer<T>, summingGroupsOf nextItem: Int,
+    /// Channels-first with float sums: normalises `count` items from `first` on and writes the float sums and
+    /// sums of squares of as many items from `nextFirst` on to the batch's group sums, in one call of COnyxSIMD.
+    private func normalizeItems(_ first: Int, count: Int, summing nextFirst: Int, _ statistics: BatchStatistics<T>) {
+        #if arch(x86_64)
+            let offset = first * layout.itemValues
+            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            onyx_gn_items_normalize_and_sum_f32(
+                inputFloats(at: offset), target, inputFloats(at: nextFirst * layout.itemValues), count,
+                layout.itemLength, layout.spatial, floats(statistics.factors), floats(statistics.shifts),
+                statistics.groupSums, statistics.groupSquares)
+            if parameters.silu { applySiLU(target, count: count * layout.itemValues) }
+        #endif
+    }
+
+    /// Channels-last with float sums: normalises the whole of `sample` and writes the float sums and sums of
+    /// squares of each group of `nextSample` to `sums` and `squares`, in one pass of COnyxSIMD's loop.
+    private func normalizeRows(
+        _ sample: Int, factors: UnsafePointer<T>, shifts: UnsafePointer<T>, summingGroupsOf nextSample: Int,
         into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>, _ scratch: Scratch<T>
     ) {
         #if arch(x86_64)
-            let (offset, nextOffset) = (item * layout.itemValues, nextItem * layout.itemValues)
+            let (offset, nextOffset) = (sample * layout.itemValues, nextSample * layout.itemValues)
             let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
-            if layout.channelsLast {
-                onyx_gn_rows_normalize_and_sum_f32(
-                    inputFloats(at: offset), target, inputFloats(at: nextOffset), layout.spatial, layout.channels,
-                    floats(factors), floats(shifts), floats(scratch.sums), floats(scratch.squares))
-                foldChannelSums(scratch, into: sums, squares: squares)
-            } else {
-                (sums[0], squares[0]) = (0, 0)
-                onyx_gn_normalize_and_sum_f32(
-                    inputFloats(at: offset), target, inputFloats(at: nextOffset), 0, layout.itemLength,
-                    layout.spatial, floats(factors), floats(shifts), sums, squares)
-            }
+            onyx_gn_rows_normalize_and_sum_f32(
+                inputFloats(at: offset), target, inputFloats(at: nextOffset), layout.spatial, layout.channels,
+                floats(factors), floats(shifts), floats(scratch.sums), floats(scratch.squares))
+            foldChannelSums(scratch, into: sums, squares: squares)
             if parameters.silu { applySiLU(target, count: layout.itemValues) }
         #endif
     }
