@@ -50,59 +50,88 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void normalize_
     *squares += horizontal_sum(_mm256_add_ps(squares0, squares1)) + tailSquares;
 }
 
-// Eight channels at a time, two rows a step so that each accumulator is added to every other row.
-__attribute__((target("avx2,fma"))) void onyx_gn_rows_normalize_and_sum_f32(
-    const float *x, float *y, const float *next, ptrdiff_t rows, ptrdiff_t width, const float *factors,
-    const float *shifts, float *sums, float *squares) {
-    ptrdiff_t column = 0;
-    for (; column + 8 <= width; column += 8) {
-        const __m256 factors8 = x ? _mm256_loadu_ps(factors + column) : _mm256_setzero_ps();
-        const __m256 shifts8 = x ? _mm256_loadu_ps(shifts + column) : _mm256_setzero_ps();
-        __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
-        __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
-        ptrdiff_t row = 0;
-        for (; row + 2 <= rows; row += 2) {
-            const ptrdiff_t first = row * width + column, second = first + width;
-            if (x) {
-                _mm256_storeu_ps(y + first, _mm256_fmadd_ps(_mm256_loadu_ps(x + first), factors8, shifts8));
-                _mm256_storeu_ps(y + second, _mm256_fmadd_ps(_mm256_loadu_ps(x + second), factors8, shifts8));
+// One block of `lanes` (16 or 8) channels from `column` on, every row: the normalisation when `normalize`, the
+// column sums when `sum` (constants at each call, so that each use gets its own loop). Two rows a step, with an
+// accumulator each, so that no accumulator waits on the previous row.
+__attribute__((target("avx2,fma"), always_inline)) static inline void rows_block(
+    const float *x, float *y, const float *next, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t column, int lanes,
+    const float *factors, const float *shifts, float *sums, float *squares, const int normalize, const int sum) {
+    const int halves = lanes / 8;
+    __m256 factor[2], shift[2], sums0[2], sums1[2], squares0[2], squares1[2];
+    for (int h = 0; h < halves; h++) {
+        factor[h] = normalize ? _mm256_loadu_ps(factors + column + 8 * h) : _mm256_setzero_ps();
+        shift[h] = normalize ? _mm256_loadu_ps(shifts + column + 8 * h) : _mm256_setzero_ps();
+        sums0[h] = sums1[h] = squares0[h] = squares1[h] = _mm256_setzero_ps();
+    }
+    ptrdiff_t row = 0;
+    for (; row + 2 <= rows; row += 2) {
+        for (int h = 0; h < halves; h++) {
+            const ptrdiff_t first = row * width + column + 8 * h, second = first + width;
+            if (normalize) {
+                _mm256_storeu_ps(y + first, _mm256_fmadd_ps(_mm256_loadu_ps(x + first), factor[h], shift[h]));
+                _mm256_storeu_ps(y + second, _mm256_fmadd_ps(_mm256_loadu_ps(x + second), factor[h], shift[h]));
             }
-            if (next) {
+            if (sum) {
                 const __m256 a = _mm256_loadu_ps(next + first), b = _mm256_loadu_ps(next + second);
-                sums0 = _mm256_add_ps(sums0, a);
-                sums1 = _mm256_add_ps(sums1, b);
-                squares0 = _mm256_fmadd_ps(a, a, squares0);
-                squares1 = _mm256_fmadd_ps(b, b, squares1);
+                sums0[h] = _mm256_add_ps(sums0[h], a);
+                sums1[h] = _mm256_add_ps(sums1[h], b);
+                squares0[h] = _mm256_fmadd_ps(a, a, squares0[h]);
+                squares1[h] = _mm256_fmadd_ps(b, b, squares1[h]);
             }
-        }
-        if (row < rows) {
-            const ptrdiff_t last = row * width + column;
-            if (x) _mm256_storeu_ps(y + last, _mm256_fmadd_ps(_mm256_loadu_ps(x + last), factors8, shifts8));
-            if (next) {
-                const __m256 a = _mm256_loadu_ps(next + last);
-                sums0 = _mm256_add_ps(sums0, a);
-                squares0 = _mm256_fmadd_ps(a, a, squares0);
-            }
-        }
-        if (next) {
-            _mm256_storeu_ps(sums + column, _mm256_add_ps(sums0, sums1));
-            _mm256_storeu_ps(squares + column, _mm256_add_ps(squares0, squares1));
         }
     }
+    for (int h = 0; h < halves; h++) {
+        if (row < rows) {
+            const ptrdiff_t last = row * width + column + 8 * h;
+            if (normalize) _mm256_storeu_ps(y + last, _mm256_fmadd_ps(_mm256_loadu_ps(x + last), factor[h], shift[h]));
+            if (sum) {
+                const __m256 a = _mm256_loadu_ps(next + last);
+                sums0[h] = _mm256_add_ps(sums0[h], a);
+                squares0[h] = _mm256_fmadd_ps(a, a, squares0[h]);
+            }
+        }
+        if (sum) {
+            _mm256_storeu_ps(sums + column + 8 * h, _mm256_add_ps(sums0[h], sums1[h]));
+            _mm256_storeu_ps(squares + column + 8 * h, _mm256_add_ps(squares0[h], squares1[h]));
+        }
+    }
+}
+
+// Blocks of 16 channels (a whole cache line of each row), then of 8, then single channels.
+__attribute__((target("avx2,fma"), always_inline)) static inline void all_rows(
+    const float *x, float *y, const float *next, ptrdiff_t rows, ptrdiff_t width, const float *factors,
+    const float *shifts, float *sums, float *squares, const int normalize, const int sum) {
+    ptrdiff_t column = 0;
+    for (; column + 16 <= width; column += 16)
+        rows_block(x, y, next, rows, width, column, 16, factors, shifts, sums, squares, normalize, sum);
+    for (; column + 8 <= width; column += 8)
+        rows_block(x, y, next, rows, width, column, 8, factors, shifts, sums, squares, normalize, sum);
     for (; column < width; column++) {
-        float sum = 0, square = 0;
+        float total = 0, square = 0;
         for (ptrdiff_t row = 0; row < rows; row++) {
             const ptrdiff_t index = row * width + column;
-            if (x) y[index] = x[index] * factors[column] + shifts[column];
-            if (next) {
-                sum += next[index];
+            if (normalize) y[index] = x[index] * factors[column] + shifts[column];
+            if (sum) {
+                total += next[index];
                 square += next[index] * next[index];
             }
         }
-        if (next) {
-            sums[column] = sum;
+        if (sum) {
+            sums[column] = total;
             squares[column] = square;
         }
+    }
+}
+
+__attribute__((target("avx2,fma"))) void onyx_gn_rows_normalize_and_sum_f32(
+    const float *x, float *y, const float *next, ptrdiff_t rows, ptrdiff_t width, const float *factors,
+    const float *shifts, float *sums, float *squares) {
+    if (x && next) {
+        all_rows(x, y, next, rows, width, factors, shifts, sums, squares, 1, 1);
+    } else if (x) {
+        all_rows(x, y, next, rows, width, factors, shifts, sums, squares, 1, 0);
+    } else if (next) {
+        all_rows(x, y, next, rows, width, factors, shifts, sums, squares, 0, 1);
     }
 }
 
@@ -156,43 +185,45 @@ __attribute__((target("avx2,fma"))) int onyx_gn_coefficients_f32(
     const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)count), epsilons = _mm256_set1_ps(epsilon);
     const __m256 eight = _mm256_set1_ps(8), ones = _mm256_set1_ps(1);
     const ptrdiff_t tileGroups = tileChannels / channelsPerGroup;  // at least 1: channelsPerGroup ≤ 512
-    float means[tileChannels], inverses[tileChannels];
+    float groupMeans[tileChannels + 8], groupInverses[tileChannels + 8];
+    float channelMeans[tileChannels], channelInverses[tileChannels];
     ptrdiff_t sampleGroup = firstGroup % groupsPerSample;
     for (ptrdiff_t tile = 0; tile < groups; tile += tileGroups) {
         const ptrdiff_t tileCount = groups - tile < tileGroups ? groups - tile : tileGroups;
-        // Per group (means and inverses hold one entry per group here).
+        // Per group, eight at a time; the last step reads zeros past the end, which pass the cancellation test.
+        float tailSums[8] = {0}, tailSquares[8] = {0};
         for (ptrdiff_t first = 0; first < tileCount; first += 8) {
-            const ptrdiff_t lanes = tileCount - first < 8 ? tileCount - first : 8;
-            float laneSums[8] = {0}, laneSquares[8] = {0};
-            for (ptrdiff_t lane = 0; lane < lanes; lane++) {
-                laneSums[lane] = sums[tile + first + lane];
-                laneSquares[lane] = squares[tile + first + lane];
+            const float *laneSums = sums + tile + first, *laneSquares = squares + tile + first;
+            if (tileCount - first < 8) {
+                for (ptrdiff_t lane = 0; lane < tileCount - first; lane++) {
+                    tailSums[lane] = laneSums[lane];
+                    tailSquares[lane] = laneSquares[lane];
+                }
+                laneSums = tailSums;
+                laneSquares = tailSquares;
             }
             const __m256 sum = _mm256_loadu_ps(laneSums), square = _mm256_loadu_ps(laneSquares);
             const __m256 mean = _mm256_mul_ps(sum, inverseCount);
             const __m256 deviations = _mm256_fnmadd_ps(sum, mean, square);
-            // Lanes past `lanes` hold zeros, which pass (0 ≤ 0); NaN fails, and is computed exactly too.
+            // NaN fails the test too, and is then computed exactly.
             const __m256 accurate = _mm256_cmp_ps(square, _mm256_mul_ps(eight, deviations), _CMP_LE_OQ);
             if (_mm256_movemask_ps(accurate) != 0xFF) return 1;
             const __m256 variance = _mm256_mul_ps(_mm256_max_ps(deviations, _mm256_setzero_ps()), inverseCount);
-            const __m256 inverse = _mm256_div_ps(ones, _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons)));
-            float laneMeans[8], laneInverses[8];
-            _mm256_storeu_ps(laneMeans, mean);
-            _mm256_storeu_ps(laneInverses, inverse);
-            for (ptrdiff_t lane = 0; lane < lanes; lane++) {
-                means[first + lane] = laneMeans[lane];
-                inverses[first + lane] = laneInverses[lane];
-            }
+            _mm256_storeu_ps(groupMeans + first, mean);
+            _mm256_storeu_ps(
+                groupInverses + first, _mm256_div_ps(ones, _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons))));
         }
-        // Spread over the channels, from the last group back so that no group's entry is overwritten unread.
+        // Spread over the channels.
+        const float *means = groupMeans, *inverses = groupInverses;
         if (channelsPerGroup > 1) {
-            for (ptrdiff_t group = tileCount - 1; group >= 0; group--) {
-                const float mean = means[group], inverse = inverses[group];
-                for (ptrdiff_t k = channelsPerGroup - 1; k >= 0; k--) {
-                    means[group * channelsPerGroup + k] = mean;
-                    inverses[group * channelsPerGroup + k] = inverse;
+            for (ptrdiff_t group = 0; group < tileCount; group++) {
+                for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
+                    channelMeans[group * channelsPerGroup + k] = groupMeans[group];
+                    channelInverses[group * channelsPerGroup + k] = groupInverses[group];
                 }
             }
+            means = channelMeans;
+            inverses = channelInverses;
         }
         // Runs of channels that are contiguous in the sample: up to the sample's end or the tile's.
         const ptrdiff_t tileChannelCount = tileCount * channelsPerGroup;
