@@ -264,18 +264,19 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
     private var layout: GroupNormalizationLayout { parameters.layout }
 
     func run(threads: Int) {
-        let itemValues = layout.itemChannels * layout.spatial
-        let wantedTasks = threads * NeuralNet.tasksPerThread
-        let parallel = threads > 1 && layout.items * itemValues >= NeuralNet.minimumParallelWork
-        if parallel && layout.items < wantedTasks {
+        // A thread pays for its dispatch only with a few hundred thousand values to itself: below that, two
+        // threads over an input that the caches hold took longer than one.
+        let workers = min(threads, max(1, layout.items * layout.itemValues / (4 * NeuralNet.minimumParallelWork)))
+        let wantedTasks = workers * NeuralNet.tasksPerThread
+        if workers > 1 && layout.items < wantedTasks {
             runInPieces(
-                parts: min(layout.itemLength, (wantedTasks + layout.items - 1) / layout.items), threads: threads)
+                parts: min(layout.itemLength, (wantedTasks + layout.items - 1) / layout.items), threads: workers)
             return
         }
         // One range of items per thread: each range's first batch has its statistics read alone, so fewer ranges
         // leave less of that pass unoverlapped (at the price of balancing the threads less finely).
-        let ranges = parallel ? min(layout.items, threads) : 1
-        NeuralNet.runTasks(ranges, threads: threads) { range in
+        let ranges = min(layout.items, workers)
+        NeuralNet.runTasks(ranges, threads: workers) { range in
             runPipelined(layout.items * range / ranges..<layout.items * (range + 1) / ranges)
         }
     }
