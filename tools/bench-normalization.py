@@ -13,7 +13,9 @@ sweep at fixed C, H, W, and the three spellings of Models/unet-gn. Every figure 
 of the median of --runs timed runs.
 
 GB/s counts the traffic no normalisation can avoid: reading X once and writing Y once (2 · bytes of X); "% of
-stream" is the streaming pass's time over the op's time on the same bytes.
+stream" is the streaming pass's time over the op's time on the same bytes. "× BN" and "% of stream" are medians of
+per-round ratios, each of two times measured back to back, because the shared machine's speed drifts more between
+minutes than between neighbouring measurements.
 
 Writes docs/normalization-benchmark.md (tables, machine facts, the command) and docs/normalization-benchmark.svg.
 
@@ -156,11 +158,17 @@ def add_stream_row(results, threads_list):
     """The streaming pass's row: the median of its times measured alongside every op of the shape."""
     for t in threads_list:
         times = [entry["stream"] for (row, threads), entry in results.items() if threads == t and entry["stream"]]
-        results[("stream", t)] = {"onyx": statistics.median(times), "ort": None, "stream": None}
+        median = statistics.median(times)
+        results[("stream", t)] = {"onyx": median, "ort": None, "stream": None, "of_stream": 1.0,
+                                  "x_bn": median / results[("BatchNormalization", t)]["onyx"]}
 
 
 def measure(infer, models, input_shapes, threads_list, rounds, runs):
-    """{(row, threads): {"onyx": ms, "ort": ms, "stream": ms}}: medians over rounds, rows interleaved per round."""
+    """{(row, threads): {"onyx": ms, "ort": ms, "stream": ms, "x_bn": ratio, "of_stream": ratio}}, rows interleaved
+    per round. Times are medians over rounds. The ratios pair measurements of the same round, taken back to back:
+    "x_bn" is the median over rounds of the row's time over BatchNormalization's, "of_stream" that of the streaming
+    pass's time over the row's (both in one process). On a shared machine whose speed drifts from minute to minute,
+    paired ratios vary far less than ratios of medians."""
     samples = {}
     rng = np.random.default_rng(1)
     inputs = {row: rng.uniform(-1, 1, input_shapes[row]).astype(np.float32) for row in models}
@@ -173,13 +181,25 @@ def measure(infer, models, input_shapes, threads_list, rounds, runs):
                     onyx, stream = onyx_time(infer, model, threads, runs, extra)
                 except subprocess.CalledProcessError as error:  # e.g. an infer without the lowering pass
                     print(f"{row}: infer failed: {error.stderr.strip()}", file=sys.stderr)
-                    continue
+                    onyx, stream = None, None
                 entry["onyx"].append(onyx)
                 entry["stream"].append(stream)
                 if row != "GN lowered":
                     entry["ort"].append(ort_time(model, threads, runs, inputs[row]))
-    return {key: {kind: statistics.median(values) if values else None for kind, values in entry.items()}
-            for key, entry in samples.items()}
+
+    def median(values):
+        values = [value for value in values if value is not None]
+        return statistics.median(values) if values else None
+
+    results = {}
+    for (row, threads), entry in samples.items():
+        bn = samples[("BatchNormalization", threads)]["onyx"]
+        results[(row, threads)] = {
+            "onyx": median(entry["onyx"]), "stream": median(entry["stream"]), "ort": median(entry["ort"]),
+            "x_bn": median([t / b if t and b else None for t, b in zip(entry["onyx"], bn)]),
+            "of_stream": median([s / t if t and s else None for t, s in zip(entry["onyx"], entry["stream"])]),
+        }
+    return results
 
 
 def unet_times(infer, threads_list, rounds, runs):
@@ -276,14 +296,13 @@ def shape_table(shape, results, threads_list, is_note):
         for t in threads_list:
             entry = results[(row, t)]
             onyx, ort = entry["onyx"], entry["ort"]
-            stream = results[("stream", t)]["onyx"]
-            bn = results[("BatchNormalization", t)]["onyx"]
             if onyx is None:
                 cells += " pending | — | — | — | — | — |"
                 continue
             speedup = ort / onyx if ort else None
             cells += (f" {fmt(onyx)} | {fmt(ort)} | {fmt(speedup, 2) + '×' if speedup else '—'} | "
-                      f"{fmt(gbps(shape, onyx), 1)} | {fmt(100 * stream / onyx, 0)}% | {fmt(onyx / bn, 2)} |")
+                      f"{fmt(gbps(shape, onyx), 1)} | {fmt(100 * entry['of_stream'], 0)}% | "
+                      f"{fmt(entry['x_bn'], 2)} |")
         lines.append(cells)
     return lines
 
@@ -298,8 +317,7 @@ def target_table(shape_results, threads_list):
                 if not entry or entry["onyx"] is None:
                     continue
                 onyx, ort = entry["onyx"], entry["ort"]
-                ratio = onyx / results[("BatchNormalization", t)]["onyx"]
-                stream = 100 * results[("stream", t)]["onyx"] / onyx
+                ratio, stream = entry["x_bn"], 100 * entry["of_stream"]
                 speedup = ort / onyx
                 lines.append(
                     f"| {','.join(map(str, shape))} | {row} | {t} | {ratio:.2f} {'✔' if ratio <= 1.2 else '✘'} | "
@@ -320,7 +338,7 @@ def sweep_table(sweep, threads_list):
             gn, bn = sweep[(n, "GN fused", t)], sweep[(n, "BatchNormalization", t)]
             stream = statistics.median([gn["stream"], bn["stream"]])
             cells += (f" {fmt(gn['onyx'])} | {fmt(bn['onyx'])} | {fmt(stream)} | {fmt(gn['ort'])} | "
-                      f"{fmt(gn['onyx'] / bn['onyx'], 2)} | {fmt(100 * stream / gn['onyx'], 0)}% | "
+                      f"{fmt(gn['x_bn'], 2)} | {fmt(100 * gn['of_stream'], 0)}% | "
                       f"{fmt(gn['ort'] / gn['onyx'], 2)}× |")
         lines.append(cells)
     return lines
