@@ -181,16 +181,6 @@ struct GroupNormalizationLayout {
     /// Rows a channels-last block holds: as many as fit the scratch space, up to a chunk, at least one.
     var blockRows: Int { max(1, min(Self.chunkLength, Self.scratchLength / channels)) }
 
-    /// Positions a chunk of the pipelined passes covers: values channels-first, a block of rows channels-last.
-    var chunkSpan: Int { channelsLast ? blockRows : Self.chunkLength }
-    /// Chunks an item is cut into by the pipelined passes.
-    var chunksPerItem: Int { (itemLength + chunkSpan - 1) / chunkSpan }
-
-    /// The positions of an item's chunk `index`.
-    func chunk(_ index: Int) -> Range<Int> {
-        index * chunkSpan..<min(itemLength, (index + 1) * chunkSpan)
-    }
-
     /// The positions of `part` when an item's ``itemLength`` positions are cut into `parts` near-equal ranges.
     func positions(part: Int, of parts: Int) -> Range<Int> {
         itemLength * part / parts..<itemLength * (part + 1) / parts
@@ -296,10 +286,17 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
         let batchItems = max(1, GroupNormalizationLayout.batchValues(interleaved: interleaved) / itemValues)
         let statistics = BatchStatistics<T>(layout, items: min(batchItems, items.count), pieces: 1)
         let scratch = Scratch<T>(layout)
-        let chunksPerItem = layout.chunksPerItem
-        // Items of one chunk with the AVX2 loops: each group's float sums go to vectorised coefficients, and only a
-        // batch whose sums would cancel has its moments taken exactly.
-        let floatSums = vectorizedSteps && chunksPerItem == 1 && layout.channelsPerGroup <= 512
+        // Positions of one interleaved step: a block of rows channels-last; channels-first a chunk, four times
+        // longer for the AVX2 loop, whose 16 float lanes stay accurate over it and whose calls then cost less.
+        let span =
+            layout.channelsLast
+            ? layout.blockRows : GroupNormalizationLayout.chunkLength * (vectorizedSteps ? 4 : 1)
+        let chunksPerItem = (layout.itemLength + span - 1) / span
+        // Items of up to 64 KB with the AVX2 loops: each group's float sums (16 lanes of at most 1,024 values) go
+        // to vectorised coefficients, and only a batch whose sums would cancel has its moments taken exactly.
+        let floatSums =
+            vectorizedSteps && layout.itemValues <= GroupNormalizationLayout.interleavedItemValues
+            && layout.channelsPerGroup <= 512
         func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
         func sumStatistics(of batch: Range<Int>) {
             for index in 0..<batch.count {
@@ -349,7 +346,7 @@ private struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: 
                 let slots = statistics.moments + index * layout.slots
                 slots.update(repeating: Moments(), count: layout.slots)
                 for piece in 0..<chunksPerItem {
-                    let positions = layout.chunk(piece)
+                    let positions = piece * span..<min(layout.itemLength, (piece + 1) * span)
                     if vectorizedSteps && layout.channelsLast {
                         normalizeRows(
                             item, at: positions, scratch, factors: factors, shifts: shifts,
