@@ -509,7 +509,7 @@ def write_report(folder, command, facts, shape_results, sweep, unet, threads_lis
     lines += ["Where the time goes. GroupNormalization needs a group's statistics before it can write any of it, so "
               "it reads each group twice — once for the sums, once to apply a·x + b — where BatchNormalization, "
               "whose statistics are given, reads once. Onyx interleaves the two reads (`runPipelined` in "
-              "Sources/OnyxKernels/NeuralNet/GroupNormalization.swift): while it normalises one batch of groups it "
+              "Sources/OnyxKernels/NeuralNet/GroupNormalizationPass.swift): while it normalises one batch of groups it "
               "sums the next, so that reading X and writing Y overlap as they do in BatchNormalization, and the "
               "second read of X comes from L2. On CPUs with AVX2 and FMA, such as this one, the interleaved loops "
               "are C functions compiled for those instructions and chosen at run time (Sources/COnyxSIMD). The "
