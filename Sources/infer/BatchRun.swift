@@ -37,7 +37,8 @@ struct BatchRun {
 
     /// The result lines of one set.
     private func run(_ set: InputSet) throws -> [String] {
-        let feeds = try InputArguments.feeds(set.arguments(for: session), for: session, dimensions: dimensions, seed: seed)
+        let feeds = try InputArguments.feeds(
+            set.arguments(for: session), for: session, dimensions: dimensions, seed: seed)
         let outputs = try session.runOrdered(feeds)
         try writer?.write(Array(zip(session.outputs.map(\.name), outputs)), set: set.name)
         guard let compareTo else {
@@ -54,9 +55,8 @@ struct BatchRun {
 
     /// `root/<set>` when that folder exists, else `root/<set>.npz`.
     private func expectedPath(for set: InputSet, in root: String) throws -> String {
-        var isFolder: ObjCBool = false
         let candidate = root + "/" + set.name
-        if FileManager.default.fileExists(atPath: candidate, isDirectory: &isFolder), isFolder.boolValue { return candidate }
+        if FileManager.default.isFolder(atPath: candidate) { return candidate }
         guard FileManager.default.fileExists(atPath: candidate + ".npz") else {
             throw CLIFailure("no expected outputs (looked for \(candidate)/ and \(candidate).npz)")
         }
@@ -80,8 +80,7 @@ struct InputSet {
         let sets = entries.sorted().compactMap { entry -> InputSet? in
             guard !entry.hasPrefix(".") else { return nil }
             let path = folder + "/" + entry
-            var isFolder: ObjCBool = false
-            if manager.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            if manager.isFolder(atPath: path) {
                 return InputSet(name: entry, path: path, isFolder: true)
             }
             let stem = (entry as NSString).deletingPathExtension

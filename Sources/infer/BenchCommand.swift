@@ -56,8 +56,7 @@ struct BenchCommand: ParsableCommand, LoggingCommand {
     }
 
     func run() throws {
-        let options = graphOptions.sessionOptions(threads: threads, registry: try kernelOptions.registry())
-        let session = try Session(contentsOf: model, options: options)
+        let session = try graphOptions.session(model, threads: threads, kernels: kernelOptions)
         let feeds = try inputOptions.feeds(for: session, randomizeMissing: true)
         let streamed = stream ? feeds.values.compactMap(\.tensor) : []
         for _ in 0..<warmup {

@@ -21,8 +21,13 @@ struct GraphOptions: ParsableArguments {
         }
     }
 
-    func sessionOptions(threads: Int = 1, registry: KernelRegistry = .standard) -> SessionOptions {
+    func sessionOptions(threads: Int = 1, registry: KernelRegistry) -> SessionOptions {
         SessionOptions(threads: threads, registry: registry, lowering: Set(lowering), fusion: !noFusion)
+    }
+
+    /// `model` loaded into a session with these passes, `threads` and the kernels `kernels` adds.
+    func session(_ model: String, threads: Int, kernels: KernelOptions) throws -> Session {
+        try Session(contentsOf: model, options: sessionOptions(threads: threads, registry: kernels.registry()))
     }
 
     /// The same options as arguments for a child `infer` process.

@@ -57,8 +57,7 @@ struct ProfileCommand: ParsableCommand, LoggingCommand {
     }
 
     func run() throws {
-        let options = graphOptions.sessionOptions(threads: threads, registry: try kernelOptions.registry())
-        let session = try Session(contentsOf: model, options: options)
+        let session = try graphOptions.session(model, threads: threads, kernels: kernelOptions)
         let feeds = try inputOptions.feeds(for: session, randomizeMissing: true)
         for _ in 0..<warmup { _ = try session.runOrdered(feeds) }
         let recorder = NodeTimeRecorder()

@@ -81,8 +81,7 @@ struct RunCommand: ParsableCommand, LoggingCommand {
     }
 
     func run() throws {
-        let options = graphOptions.sessionOptions(threads: threads, registry: try kernelOptions.registry())
-        let session = try Session(contentsOf: model, options: options)
+        let session = try graphOptions.session(model, threads: threads, kernels: kernelOptions)
         let writer = outputDir.map { OutputWriter(folder: $0, format: outputFormat ?? .npy) }
         if let batch {
             let run = BatchRun(
@@ -96,7 +95,8 @@ struct RunCommand: ParsableCommand, LoggingCommand {
         for (info, value) in zip(session.outputs, outputs) { print("\(info.name): \(value)") }
         try writer?.write(Array(zip(session.outputs.map(\.name), outputs)))
         guard let expected else { return }
-        let mismatches = expected.mismatches(outputs, of: session.outputs, relativeTolerance: rtol, absoluteTolerance: atol)
+        let mismatches = expected.mismatches(
+            outputs, of: session.outputs, relativeTolerance: rtol, absoluteTolerance: atol)
         for (info, mismatch) in zip(session.outputs, mismatches) {
             print(mismatch.map { "mismatch \(info.name): \($0)" } ?? "match \(info.name)")
         }

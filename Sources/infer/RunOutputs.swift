@@ -23,7 +23,8 @@ struct OutputWriter {
         if format == .npz {
             let tensors = try outputs.map { output -> (name: String, tensor: Tensor) in
                 guard let tensor = output.value.tensor else {
-                    throw CLIFailure("output '\(output.name)' is not a tensor, and .npz holds tensors only; use --output-format pb")
+                    throw CLIFailure(
+                        "output '\(output.name)' is not a tensor, and .npz holds tensors only; use --output-format pb")
                 }
                 return (output.name, tensor)
             }
@@ -65,10 +66,9 @@ struct ExpectedOutputs {
 
     init(path: String) throws {
         self.path = path
-        var isFolder: ObjCBool = false
         if path.hasSuffix(".npz") {
             archive = try TensorFiles.readNpz(path)
-        } else if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        } else if FileManager.default.isFolder(atPath: path) {
             archive = nil
         } else {
             throw CLIFailure("--compare-to \(path): no such folder or .npz file")
@@ -94,7 +94,9 @@ struct ExpectedOutputs {
 
     private func value(for info: ValueInfo, index: Int) throws -> Value {
         if let archive {
-            guard let entry = archive.first(where: { $0.name == info.name }) ?? archive.first(where: { $0.name == "arr_\(index)" })
+            guard
+                let entry = archive.first(where: { $0.name == info.name })
+                    ?? archive.first(where: { $0.name == "arr_\(index)" })
             else { throw CLIFailure("\(path) holds no array '\(info.name)' (nor arr_\(index))") }
             return .tensor(entry.tensor)
         }

@@ -20,8 +20,13 @@ final class NodeSuiteTests: XCTestCase {
         let knownFailures = try Dictionary(
             lines(of: "known-failures.txt").map { line -> (String, String) in
                 let parts = line.split(separator: ":", maxSplits: 1)
-                return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+                return (String(parts[0]), parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : "")
             }, uniquingKeysWith: { first, _ in first })
+        for (name, reason) in knownFailures.sorted(by: { $0.key < $1.key }) {
+            XCTAssertFalse(reason.isEmpty, "known failure \(name) is listed without its reason")
+            if results[name] == nil { XCTFail("known failure \(name) was not run") }
+        }
+        XCTAssertTrue(Set(ratchet).isDisjoint(with: knownFailures.keys), "a case is both ratcheted and a known failure")
 
         for name in ratchet {
             guard let result = results[name] else {
@@ -48,7 +53,9 @@ final class NodeSuiteTests: XCTestCase {
     private func runCheck(_ suites: [String]) throws -> [String: String?] {
         let process = Process()
         let environment = ProcessInfo.processInfo.environment
-        let infer = environment["ONYX_INFER"] ?? Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("infer").path
+        let infer =
+            environment["ONYX_INFER"]
+            ?? Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("infer").path
         process.executableURL = URL(fileURLWithPath: infer)
         process.arguments = ["check", "--timeout", "300"] + suites
         let pipe = Pipe()
@@ -56,11 +63,18 @@ final class NodeSuiteTests: XCTestCase {
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        // 0: every case passed; 1: some failed. Anything else means the run itself broke.
+        XCTAssertTrue(
+            [0, 1].contains(process.terminationStatus), "infer check exited with \(process.terminationStatus)")
         var results: [String: String?] = [:]
         for line in output.split(separator: "\n") {
             if line.hasPrefix("pass ") {
                 results[String(line.dropFirst(5))] = .some(nil)
-            } else if line.hasPrefix("fail "), let colon = line.firstIndex(of: ":") {
+            } else if line.hasPrefix("fail ") {
+                guard let colon = line.firstIndex(of: ":") else {
+                    results[String(line.dropFirst(5))] = .some("no reason given: \(line)")
+                    continue
+                }
                 let name = String(line[line.index(line.startIndex, offsetBy: 5)..<colon])
                 results[name] = .some(String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
             }

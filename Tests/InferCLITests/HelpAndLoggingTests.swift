@@ -4,7 +4,7 @@ import XCTest
 /// Every subcommand documents itself with examples and the exit codes; --verbose logs through swift-log.
 final class HelpAndLoggingTests: XCTestCase {
     func testEverySubcommandHasHelpWithExamplesAndExitCodes() throws {
-        for command in ["run", "check", "inspect", "profile", "graph"] {
+        for command in ["run", "check", "inspect", "bench", "profile", "graph"] {
             let result = try InferProcess.run([command, "--help"])
             XCTAssertEqual(result.status, 0, command)
             XCTAssertTrue(result.stdout.contains("Examples:\n  infer \(command) "), "\(command): \(result.stdout)")
@@ -31,7 +31,8 @@ final class HelpAndLoggingTests: XCTestCase {
             #"kernel for node 'add' \(Add, opset 21\): \w+"#,
             #"planned 1 nodes in [0-9.]+ ms"#,
         ] {
-            XCTAssertNotNil(verbose.stderr.range(of: expected, options: .regularExpression), "\(expected) in \(verbose.stderr)")
+            XCTAssertNotNil(
+                verbose.stderr.range(of: expected, options: .regularExpression), "\(expected) in \(verbose.stderr)")
         }
     }
 }

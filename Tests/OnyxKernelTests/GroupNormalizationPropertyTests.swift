@@ -40,14 +40,14 @@ final class GroupNormalizationPropertyTests: XCTestCase {
                 return opset == 18 ? (0..<channels).map { rounded[$0 / (channels / groups)] } : rounded
             }
             let expected = GroupNormalizationTests.reference(
-                input.doubleValues() ?? [], shape: shape, groups: groups, scale: perChannel(scale),
+                try XCTUnwrap(input.doubleValues()), shape: shape, groups: groups, scale: perChannel(scale),
                 bias: perChannel(bias), epsilon: epsilon, silu: false)
             // float16 rounds the output, and the lowered ops round every intermediate too.
             let tolerance = dataType == .double ? 1e-9 : dataType == .float16 ? 2e-2 : 1e-4
             for (name, optimized) in [("fused", fused), ("lowered", lowered)] {
                 let output = try evaluate(optimized, input: input)
                 XCTAssertEqual(output.dataType, dataType, "\(name), \(problem)")
-                let actual = output.doubleValues() ?? []
+                let actual = try XCTUnwrap(output.doubleValues(), "\(name), \(problem)")
                 guard actual.count == expected.count else {
                     XCTFail("\(name), \(problem): \(actual.count) values, expected \(expected.count)")
                     continue

@@ -145,9 +145,8 @@ final class GroupNormalizationTests: XCTestCase {
                 Tensor(shape: [1], elements: [Float(0)]),
             ])
         let expected = [-1.0, 1.0].map { $0 / (1 + exp(-$0)) }
-        for (actual, expected) in zip(y.doubleValues() ?? [], expected) {
-            XCTAssertEqual(actual, expected, accuracy: 1e-6)
-        }
+        XCTAssertEqual(y.shape, [1, 1, 2])
+        assertClose(y, expected, tolerance: 1e-6)
     }
 
     func testEmptyInputGivesEmptyOutput() throws {
@@ -233,7 +232,8 @@ final class GroupNormalizationTests: XCTestCase {
         let layoutShape = problem.channelsLast ? [shape[0]] + shape.dropFirst(2) + [channels] : shape
         let inputs = [
             Self.tensor(
-                problem.channelsLast ? channelsLast(x, samples: shape[0], channels: channels, spatial: spatial) : x,
+                problem.channelsLast
+                    ? transposingSamples(x, samples: shape[0], rows: channels, columns: spatial) : x,
                 layoutShape, problem.dataType),
             Self.tensor(scale, [channels], problem.dataType), Self.tensor(bias, [channels], problem.dataType),
         ]
@@ -254,7 +254,7 @@ final class GroupNormalizationTests: XCTestCase {
             XCTAssertEqual(output.shape, layoutShape, label)
             var actual = output.doubleValues() ?? []
             if problem.channelsLast {
-                actual = channelsFirst(actual, samples: shape[0], channels: channels, spatial: spatial)
+                actual = transposingSamples(actual, samples: shape[0], rows: spatial, columns: channels)
             }
             XCTAssertEqual(actual.count, expected.count, label)
             for (index, (a, e)) in zip(actual, expected).enumerated() where !(abs(a - e) <= tolerance * max(1, abs(e)))
@@ -286,26 +286,13 @@ final class GroupNormalizationTests: XCTestCase {
         return y
     }
 
-    /// [N, C, S] values as [N, S, C].
-    private func channelsLast(_ values: [Double], samples: Int, channels: Int, spatial: Int) -> [Double] {
+    /// Each sample's `rows × columns` block of `values` transposed: [N, C, S] to [N, S, C] and back.
+    private func transposingSamples(_ values: [Double], samples: Int, rows: Int, columns: Int) -> [Double] {
         var result = values
         for n in 0..<samples {
-            for c in 0..<channels {
-                for s in 0..<spatial {
-                    result[(n * spatial + s) * channels + c] = values[(n * channels + c) * spatial + s]
-                }
-            }
-        }
-        return result
-    }
-
-    /// [N, S, C] values as [N, C, S].
-    private func channelsFirst(_ values: [Double], samples: Int, channels: Int, spatial: Int) -> [Double] {
-        var result = values
-        for n in 0..<samples {
-            for c in 0..<channels {
-                for s in 0..<spatial {
-                    result[(n * channels + c) * spatial + s] = values[(n * spatial + s) * channels + c]
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    result[(n * columns + c) * rows + r] = values[(n * rows + r) * columns + c]
                 }
             }
         }

@@ -150,13 +150,4 @@ final class ImagingTests: XCTestCase {
         Tensor(shape: shape, elements: values)
     }
 
-    private func assertClose(_ actual: Tensor, _ expected: [Double], file: StaticString = #filePath, line: UInt = #line)
-    {
-        guard let values = actual.doubleValues(), values.count == expected.count else {
-            return XCTFail("got \(actual), expected \(expected)", file: file, line: line)
-        }
-        for (got, want) in zip(values, expected) where abs(got - want) > 1e-5 * max(1, abs(want)) {
-            return XCTFail("got \(values), expected \(expected)", file: file, line: line)
-        }
-    }
 }

@@ -166,10 +166,7 @@ struct ConvTransposeKernel: Kernel {
         if let requested, requested.count != rank {
             throw KernelError.invalidAttribute("output_shape", "expected \(rank) values, got \(outputShape ?? [])")
         }
-        let explicitPads = window.pads ?? Array(repeating: 0, count: 2 * rank)
-        guard explicitPads.count == 2 * rank else {
-            throw KernelError.invalidAttribute("pads", "expected \(2 * rank) values, got \(explicitPads)")
-        }
+        let explicitPads = try window.explicitPads(rank: rank)
         var output = [Int]()
         var begin = [Int]()
         var end = [Int]()

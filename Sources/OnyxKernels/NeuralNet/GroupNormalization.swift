@@ -147,8 +147,6 @@ struct GroupNormalizationLayout {
     var items: Int { channelsLast ? samples : samples * groups }
     /// What an item is cut along into pieces: its values channels-first, its rows channels-last.
     var itemLength: Int { channelsLast ? spatial : channelsPerGroup * spatial }
-    /// Moments per piece: one per group the item covers.
-    var slots: Int { itemGroups }
     /// Values of one item.
     var itemValues: Int { itemChannels * spatial }
     /// Values of one group in one item.

@@ -36,7 +36,7 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
     /// of X finds it in L2. The AVX2 loops interleave always; the Swift loops only small items of large inputs
     /// (see ``GroupNormalizationLayout/interleavedInputBytes``), and otherwise run the passes one after the other.
     private func runPipelined(_ items: Range<Int>) {
-        let itemValues = layout.itemChannels * layout.spatial
+        let itemValues = layout.itemValues
         let interleaved =
             vectorizedSteps
             || (itemValues <= GroupNormalizationLayout.interleavedItemValues
@@ -54,13 +54,12 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
         // Items of up to 64 KB with the AVX2 loops: each group's float sums (16 lanes of at most 1,024 values) go
         // to vectorised coefficients, and only a batch whose sums would cancel has its moments taken exactly.
         let floatSums =
-            vectorizedSteps && layout.itemValues <= GroupNormalizationLayout.interleavedItemValues
+            vectorizedSteps && itemValues <= GroupNormalizationLayout.interleavedItemValues
             && layout.channelsPerGroup <= 512
         func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
         func sumStatistics(of batch: Range<Int>) {
             for index in 0..<batch.count {
-                let slots = statistics.moments + index * layout.slots
-                slots.update(repeating: Moments(), count: layout.slots)
+                let slots = statistics.clearedMoments(index)
                 addMoments(of: batch.lowerBound + index, at: 0..<layout.itemLength, to: slots, scratch)
             }
         }
@@ -102,14 +101,16 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
                         squares: statistics.groupSquares + index * layout.itemGroups, scratch)
                     continue
                 }
-                let slots = statistics.moments + index * layout.slots
-                slots.update(repeating: Moments(), count: layout.slots)
+                let slots = statistics.clearedMoments(index)
                 for piece in 0..<chunksPerItem {
                     let positions = piece * span..<min(layout.itemLength, (piece + 1) * span)
                     if vectorizedSteps && layout.channelsLast {
                         normalizeRows(
                             item, at: positions, scratch, factors: factors, shifts: shifts,
                             addingMomentsOf: nextItem, to: slots)
+                    } else if vectorizedSteps {
+                        normalizeChunk(
+                            item, at: positions, factors: factors, shifts: shifts, addingMomentsOf: nextItem, to: slots)
                     } else if Element.self == T.self && !layout.channelsLast {
                         normalize(
                             item, at: positions, factors: factors, shifts: shifts, addingMomentsOf: nextItem, to: slots)
@@ -137,20 +138,6 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
         let source = UnsafeRawPointer(input.base + item * layout.itemLength).assumingMemoryBound(to: T.self)
         let next = UnsafeRawPointer(input.base + nextItem * layout.itemLength).assumingMemoryBound(to: T.self)
         let target = UnsafeMutableRawPointer(output.base + item * layout.itemLength).assumingMemoryBound(to: T.self)
-        #if arch(x86_64)
-            if vectorizedSteps {
-                var (sum, squares): (Float, Float) = (0, 0)
-                onyx_gn_normalize_and_sum_f32(
-                    floats(source), floats(target), floats(next), positions.lowerBound, positions.count,
-                    layout.spatial, floats(factors), floats(shifts), &sum, &squares)
-                if parameters.silu { applySiLU(target + positions.lowerBound, count: positions.count) }
-                slots[0].add(
-                    chunkSums(
-                        UnsafeBufferPointer(start: next + positions.lowerBound, count: positions.count), T(sum),
-                        T(squares)))
-                return
-            }
-        #endif
         var sums = NeuralNet.RunningSums<T>()
         var position = positions.lowerBound
         var channel = position / layout.spatial
@@ -181,8 +168,7 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
         let statistics = BatchStatistics<T>(layout, items: items, pieces: parts)
         NeuralNet.runTasks(items * parts, threads: threads) { piece in
             let (item, part) = piece.quotientAndRemainder(dividingBy: parts)
-            let slots = statistics.moments + piece * layout.slots
-            slots.update(repeating: Moments(), count: layout.slots)
+            let slots = statistics.clearedMoments(piece)
             addMoments(of: item, at: layout.positions(part: part, of: parts), to: slots, Scratch<T>(layout))
         }
         coefficients(of: 0..<items, pieces: parts, statistics)
@@ -196,7 +182,7 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
     }
 
     /// Adds the values of `item` over `positions` to its moments at `slots` (one per
-    /// ``GroupNormalizationLayout/slots``), a chunk at a time.
+    /// ``GroupNormalizationLayout/itemGroups``), a chunk at a time.
     private func addMoments(
         of item: Int, at positions: Range<Int>, to slots: UnsafeMutablePointer<Moments>, _ scratch: Scratch<T>
     ) {
@@ -283,7 +269,8 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
     }
 
     /// Writes to `statistics` the factor a and shift b (y = a·x + b) of each channel of `items`, from the moments
-    /// of their pieces: those of item i's piece p start at slot `((i − items.lowerBound) · pieces + p) · slots`.
+    /// of their pieces: those of item i's piece p start at slot
+    /// `((i − items.lowerBound) · pieces + p) · itemGroups`.
     /// Tight loops, since with small groups this runs once every few hundred values.
     private func coefficients(of items: Range<Int>, pieces: Int, _ statistics: BatchStatistics<T>) {
         let (channelsPerGroup, itemGroups) = (layout.channelsPerGroup, layout.itemGroups)
@@ -479,7 +466,9 @@ final class Scratch<T: NetFloat> {
 /// The statistics of a batch of items: their pieces' moments (each piece summed by one task into its own slots),
 /// their groups' means and variances, and their channels' coefficients.
 final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
+    /// One per group of every item (or piece of an item).
     let moments: UnsafeMutablePointer<Moments>
+    private let itemGroups: Int
     /// Each group's sum and sum of squares in float, for the vectorised coefficients.
     let groupSums: UnsafeMutablePointer<Float>
     let groupSquares: UnsafeMutablePointer<Float>
@@ -489,10 +478,18 @@ final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
     let factors: UnsafeMutablePointer<T>
     let shifts: UnsafeMutablePointer<T>
 
+    /// The moments of item (or piece) `index`'s groups, emptied for a new sum.
+    func clearedMoments(_ index: Int) -> UnsafeMutablePointer<Moments> {
+        let slots = moments + index * itemGroups
+        slots.update(repeating: Moments(), count: itemGroups)
+        return slots
+    }
+
     /// Room for `items` items cut into `pieces` pieces each.
     init(_ layout: GroupNormalizationLayout, items: Int, pieces: Int) {
-        moments = .allocate(capacity: items * pieces * layout.slots)
-        moments.initialize(repeating: Moments(), count: items * pieces * layout.slots)
+        itemGroups = layout.itemGroups
+        moments = .allocate(capacity: items * pieces * itemGroups)
+        moments.initialize(repeating: Moments(), count: items * pieces * itemGroups)
         groupMeans = .allocate(capacity: items * layout.itemGroups)
         variances = .allocate(capacity: items * layout.itemGroups)
         groupSums = .allocate(capacity: items * layout.itemGroups)

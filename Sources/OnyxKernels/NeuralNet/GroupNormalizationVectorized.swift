@@ -96,6 +96,26 @@ extension GroupNormalizationPass {
         parameters.usesAVX2FMA && Element.self == Float.self && T.self == Float.self
     }
 
+    /// Channels-first with ``vectorizedSteps``: normalises `positions` of `item` and adds the same positions of
+    /// `nextItem` to its moments at `slots`, in one pass of COnyxSIMD's loop.
+    func normalizeChunk(
+        _ item: Int, at positions: Range<Int>, factors: UnsafePointer<T>, shifts: UnsafePointer<T>,
+        addingMomentsOf nextItem: Int, to slots: UnsafeMutablePointer<Moments>
+    ) {
+        #if arch(x86_64)
+            let (offset, nextOffset) = (item * layout.itemLength, nextItem * layout.itemLength)
+            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            var (sum, squares): (Float, Float) = (0, 0)
+            onyx_gn_normalize_and_sum_f32(
+                inputFloats(at: offset), target, inputFloats(at: nextOffset), positions.lowerBound, positions.count,
+                layout.spatial, floats(factors), floats(shifts), &sum, &squares)
+            if parameters.silu { applySiLU(target + positions.lowerBound, count: positions.count) }
+            let next = UnsafeRawPointer(input.base + nextOffset + positions.lowerBound).assumingMemoryBound(to: T.self)
+            slots[0].add(
+                chunkSums(UnsafeBufferPointer(start: next, count: positions.count), T(sum), T(squares)))
+        #endif
+    }
+
     /// Channels-last with ``vectorizedSteps``: normalises the block of `rows` of `sample` and adds the same rows
     /// of `nextSample` to its moments at `slots`, in one pass of COnyxSIMD's loop.
     func normalizeRows(

@@ -77,6 +77,15 @@ extension NeuralNet {
             return (strides, dilations)
         }
 
+        /// The `pads` attribute for `rank` spatial axes (begins, then ends; default 0), validated against the rank.
+        func explicitPads(rank: Int) throws -> [Int] {
+            let pads = self.pads ?? Array(repeating: 0, count: 2 * rank)
+            guard pads.count == 2 * rank else {
+                throw KernelError.invalidAttribute("pads", "expected \(2 * rank) values, got \(pads)")
+            }
+            return pads
+        }
+
         /// The geometry of a forward sliding window (Conv, pooling) over `input` spatial extents.
         func resolve(input: [Int], kernel: [Int]) throws -> WindowGeometry {
             let rank = input.count
@@ -87,10 +96,7 @@ extension NeuralNet {
                 throw KernelError.invalidAttribute("kernel_shape", "\(kernelShape) differs from the weights' \(kernel)")
             }
             let (strides, dilations) = try stepsAndDilations(rank: rank)
-            let explicitPads = pads ?? Array(repeating: 0, count: 2 * rank)
-            guard explicitPads.count == 2 * rank else {
-                throw KernelError.invalidAttribute("pads", "expected \(2 * rank) values, got \(explicitPads)")
-            }
+            let explicitPads = try explicitPads(rank: rank)
             var output = [Int]()
             var begin = [Int]()
             var end = [Int]()
