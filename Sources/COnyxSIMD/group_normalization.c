@@ -2,6 +2,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 
 int onyx_simd_has_avx2_fma(void) {
     __builtin_cpu_init();
@@ -14,19 +15,47 @@ __attribute__((target("avx2,fma"))) static float horizontal_sum(__m256 vector) {
     return _mm_cvtss_f32(_mm_add_ss(two, _mm_shuffle_ps(two, two, 1)));
 }
 
+// Lanes 0 ..< count of a mask (count ≤ 8).
+__attribute__((target("avx2,fma"))) static __m256i first_lanes(ptrdiff_t count) {
+    static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    return _mm256_loadu_si256((const __m256i *)(lanes + 8 - count));
+}
+
+// Where the factor and shift of an item's channel k come from: `factors[k]` and `shifts[k]`, or — when `factors`
+// is NULL — scale[c] · inverse and bias[c] − mean · factor, for the sample's channel c = firstChannel + k.
+struct coefficient_source {
+    const float *factors, *shifts;
+    float mean, inverse;
+    const double *scale, *bias;
+    ptrdiff_t firstChannel;
+};
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void coefficients_of(
+    const struct coefficient_source *source, ptrdiff_t k, float *factor, float *shift) {
+    if (source->factors) {
+        *factor = source->factors[k];
+        *shift = source->shifts[k];
+    } else {
+        const ptrdiff_t c = source->firstChannel + k;
+        *factor = (float)source->scale[c] * source->inverse;
+        *shift = fmaf(-source->mean, *factor, (float)source->bias[c]);
+    }
+}
+
 // One loop does both streams, 16 values a step: the normalisation's loads come from L2 and its stores go out,
-// while the next item's loads come from memory; FMA keeps the arithmetic below the memory time.
+// while the next item's loads come from memory; FMA keeps the arithmetic below the memory time. The sums are left
+// in lanes, in `*sum` and `*squares`.
 __attribute__((target("avx2,fma"), always_inline)) static inline void normalize_and_sum(
     const float *x, float *y, const float *next, ptrdiff_t start, ptrdiff_t count, ptrdiff_t plane,
-    const float *factors, const float *shifts, float *sum, float *squares) {
+    const struct coefficient_source *source, __m256 *sum, __m256 *squares) {
     __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
     __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
-    float tailSum = 0, tailSquares = 0;
     ptrdiff_t position = start, end = start + count;
     ptrdiff_t channel = position / plane;
     while (position < end) {
         ptrdiff_t stop = (channel + 1) * plane < end ? (channel + 1) * plane : end;
-        const float factor = factors[channel], shift = shifts[channel];
+        float factor, shift;
+        coefficients_of(source, channel, &factor, &shift);
         const __m256 factors8 = _mm256_set1_ps(factor), shifts8 = _mm256_set1_ps(shift);
         ptrdiff_t i = position;
         for (; i + 16 <= stop; i += 16) {
@@ -38,16 +67,30 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void normalize_
             squares0 = _mm256_fmadd_ps(low, low, squares0);
             squares1 = _mm256_fmadd_ps(high, high, squares1);
         }
-        for (; i < stop; i++) {
-            y[i] = x[i] * factor + shift;
-            tailSum += next[i];
-            tailSquares += next[i] * next[i];
+        if (i + 8 <= stop) {
+            _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), factors8, shifts8));
+            const __m256 values = _mm256_loadu_ps(next + i);
+            sums0 = _mm256_add_ps(sums0, values);
+            squares0 = _mm256_fmadd_ps(values, values, squares0);
+            i += 8;
+        }
+        if (i < stop) {
+            // The rest of the run: written again as the whole vector that ends with it, when that stays in the run
+            // (the same values, since x and y do not overlap); its sums through a masked load.
+            if (stop - 8 >= position) {
+                _mm256_storeu_ps(y + stop - 8, _mm256_fmadd_ps(_mm256_loadu_ps(x + stop - 8), factors8, shifts8));
+            } else {
+                for (ptrdiff_t j = i; j < stop; j++) y[j] = fmaf(x[j], factor, shift);
+            }
+            const __m256 values = _mm256_maskload_ps(next + i, first_lanes(stop - i));
+            sums1 = _mm256_add_ps(sums1, values);
+            squares1 = _mm256_fmadd_ps(values, values, squares1);
         }
         position = stop;
         channel += 1;
     }
-    *sum += horizontal_sum(_mm256_add_ps(sums0, sums1)) + tailSum;
-    *squares += horizontal_sum(_mm256_add_ps(squares0, squares1)) + tailSquares;
+    *sum = _mm256_add_ps(sums0, sums1);
+    *squares = _mm256_add_ps(squares0, squares1);
 }
 
 // One block of `lanes` (16 or 8) channels from `column` on, every row: the normalisation when `normalize`, the
@@ -138,20 +181,157 @@ __attribute__((target("avx2,fma"))) void onyx_gn_rows_normalize_and_sum_f32(
 __attribute__((target("avx2,fma"))) void onyx_gn_normalize_and_sum_f32(
     const float *x, float *y, const float *next, ptrdiff_t start, ptrdiff_t count, ptrdiff_t plane,
     const float *factors, const float *shifts, float *sum, float *squares) {
-    normalize_and_sum(x, y, next, start, count, plane, factors, shifts, sum, squares);
+    const struct coefficient_source source = {factors, shifts, 0, 0, NULL, NULL, 0};
+    __m256 sums, squareSums;
+    normalize_and_sum(x, y, next, start, count, plane, &source, &sums, &squareSums);
+    *sum += horizontal_sum(sums);
+    *squares += horizontal_sum(squareSums);
 }
 
-__attribute__((target("avx2,fma"))) void onyx_gn_items_normalize_and_sum_f32(
-    const float *x, float *y, const float *next, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane,
-    const float *factors, const float *shifts, float *sums, float *squares) {
-    const ptrdiff_t channels = itemLength / plane;
-    for (ptrdiff_t item = 0; item < items; item++) {
-        const ptrdiff_t offset = item * itemLength;
-        sums[item] = squares[item] = 0;
-        normalize_and_sum(
-            x + offset, y + offset, next + offset, 0, itemLength, plane, factors + item * channels,
-            shifts + item * channels, sums + item, squares + item);
+// Lane j of the result is the sum of the lanes of vectors[j].
+__attribute__((target("avx2,fma"))) static __m256 lane_totals(const __m256 vectors[8]) {
+    const __m256 pairs01 = _mm256_hadd_ps(vectors[0], vectors[1]), pairs23 = _mm256_hadd_ps(vectors[2], vectors[3]);
+    const __m256 pairs45 = _mm256_hadd_ps(vectors[4], vectors[5]), pairs67 = _mm256_hadd_ps(vectors[6], vectors[7]);
+    // Each half of these holds four vectors' half-totals.
+    const __m256 quads0123 = _mm256_hadd_ps(pairs01, pairs23), quads4567 = _mm256_hadd_ps(pairs45, pairs67);
+    return _mm256_add_ps(
+        _mm256_permute2f128_ps(quads0123, quads4567, 0x20), _mm256_permute2f128_ps(quads0123, quads4567, 0x31));
+}
+
+// The lane sums of `length` contiguous values and of their squares; the last partial vector through a masked load.
+__attribute__((target("avx2,fma"))) static void lane_sums(
+    const float *values, ptrdiff_t length, __m256 *sum, __m256 *squares) {
+    __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
+    __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
+    ptrdiff_t i = 0;
+    for (; i + 16 <= length; i += 16) {
+        const __m256 low = _mm256_loadu_ps(values + i), high = _mm256_loadu_ps(values + i + 8);
+        sums0 = _mm256_add_ps(sums0, low);
+        sums1 = _mm256_add_ps(sums1, high);
+        squares0 = _mm256_fmadd_ps(low, low, squares0);
+        squares1 = _mm256_fmadd_ps(high, high, squares1);
     }
+    for (; i < length; i += 8) {
+        const __m256 last = _mm256_maskload_ps(values + i, first_lanes(length - i < 8 ? length - i : 8));
+        sums0 = _mm256_add_ps(sums0, last);
+        squares0 = _mm256_fmadd_ps(last, last, squares0);
+    }
+    *sum = _mm256_add_ps(sums0, sums1);
+    *squares = _mm256_add_ps(squares0, squares1);
+}
+
+// y = x · factor + shift over `channels` planes of `plane` values. A plane's last partial vector is written as the
+// whole vector that ends with the plane, again over values already written — the same values, since x and y do
+// not overlap — rather than by a masked store.
+__attribute__((target("avx2,fma"))) static void normalize_planes(
+    const float *x, float *y, ptrdiff_t channels, ptrdiff_t plane, const struct coefficient_source *source) {
+    for (ptrdiff_t k = 0; k < channels; k++, x += plane, y += plane) {
+        float factor, shift;
+        coefficients_of(source, k, &factor, &shift);
+        if (plane < 8) {
+            for (ptrdiff_t i = 0; i < plane; i++) y[i] = fmaf(x[i], factor, shift);
+            continue;
+        }
+        const __m256 factors = _mm256_set1_ps(factor), shifts = _mm256_set1_ps(shift);
+        ptrdiff_t i = 0;
+        for (; i + 16 <= plane; i += 16) {
+            _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), factors, shifts));
+            _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), factors, shifts));
+        }
+        for (; i < plane; i += 8) {
+            const ptrdiff_t at = i + 8 <= plane ? i : plane - 8;
+            _mm256_storeu_ps(y + at, _mm256_fmadd_ps(_mm256_loadu_ps(x + at), factors, shifts));
+        }
+    }
+}
+
+// Eight items a step: each item's lane sums are kept as vectors, and the eight are totalled side by side, which
+// costs less than folding each item's lanes on its own (the fold is a chain of dependent adds). When `interleaved`
+// (a constant at each call, so that each gets its own loop), an item normalised and an item summed go through one
+// loop together.
+__attribute__((target("avx2,fma"), always_inline)) static inline void items_step(
+    const float *x, float *y, ptrdiff_t items, const float *next, ptrdiff_t nextItems, ptrdiff_t itemLength,
+    ptrdiff_t plane, const float *means, const float *inverses, const double *scale, const double *bias,
+    ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, float *sums, float *squares, const int interleaved) {
+    const ptrdiff_t channels = itemLength / plane, total = items > nextItems ? items : nextItems;
+    ptrdiff_t group = firstGroup;
+    for (ptrdiff_t first = 0; first < total; first += 8) {
+        __m256 itemSums[8], itemSquares[8];
+        for (ptrdiff_t k = 0; k < 8; k++) {
+            const ptrdiff_t item = first + k, offset = item * itemLength;
+            itemSums[k] = itemSquares[k] = _mm256_setzero_ps();
+            if (item < items) {
+                const struct coefficient_source source = {
+                    NULL, NULL, means[item], inverses[item], scale, bias, group * channels};
+                if (interleaved && item < nextItems) {
+                    normalize_and_sum(
+                        x + offset, y + offset, next + offset, 0, itemLength, plane, &source, itemSums + k,
+                        itemSquares + k);
+                    group = group + 1 == groupsPerSample ? 0 : group + 1;
+                    continue;
+                }
+                normalize_planes(x + offset, y + offset, channels, plane, &source);
+                group = group + 1 == groupsPerSample ? 0 : group + 1;
+            }
+            if (item < nextItems) lane_sums(next + offset, itemLength, itemSums + k, itemSquares + k);
+        }
+        if (first < nextItems) {
+            const __m256i stored = first_lanes(nextItems - first < 8 ? nextItems - first : 8);
+            _mm256_maskstore_ps(sums + first, stored, lane_totals(itemSums));
+            _mm256_maskstore_ps(squares + first, stored, lane_totals(itemSquares));
+        }
+    }
+}
+
+// Long items interleave, so that both streams stay in flight; items under 256 values (by timing on Zen 3) cost
+// less one after the other.
+__attribute__((target("avx2,fma"))) void onyx_gn_items_normalize_and_sum_f32(
+    const float *x, float *y, ptrdiff_t items, const float *next, ptrdiff_t nextItems, ptrdiff_t itemLength,
+    ptrdiff_t plane, const float *means, const float *inverses, const double *scale, const double *bias,
+    ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, float *sums, float *squares) {
+    if (itemLength >= 256) {
+        items_step(x, y, items, next, nextItems, itemLength, plane, means, inverses, scale, bias, firstGroup,
+            groupsPerSample, sums, squares, 1);
+    } else {
+        items_step(x, y, items, next, nextItems, itemLength, plane, means, inverses, scale, bias, firstGroup,
+            groupsPerSample, sums, squares, 0);
+    }
+}
+
+// Means and 1/√(variance + ε) of `groups` groups eight side by side; 1 as soon as some group's sums would cancel.
+__attribute__((target("avx2,fma"))) static int moments(
+    const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, float epsilon, float *means,
+    float *inverses) {
+    const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)count), epsilons = _mm256_set1_ps(epsilon);
+    const __m256 eight = _mm256_set1_ps(8), ones = _mm256_set1_ps(1);
+    for (ptrdiff_t first = 0; first < groups; first += 8) {
+        // Past the end the lanes load zeros, which pass the cancellation test.
+        const int whole = groups - first >= 8;
+        const __m256i used = first_lanes(whole ? 8 : groups - first);
+        const __m256 sum = whole ? _mm256_loadu_ps(sums + first) : _mm256_maskload_ps(sums + first, used);
+        const __m256 square = whole ? _mm256_loadu_ps(squares + first) : _mm256_maskload_ps(squares + first, used);
+        const __m256 mean = _mm256_mul_ps(sum, inverseCount);
+        const __m256 deviations = _mm256_fnmadd_ps(sum, mean, square);
+        // NaN fails the test too, and is then computed exactly.
+        const __m256 accurate = _mm256_cmp_ps(square, _mm256_mul_ps(eight, deviations), _CMP_LE_OQ);
+        if (_mm256_movemask_ps(accurate) != 0xFF) return 1;
+        const __m256 variance = _mm256_mul_ps(_mm256_max_ps(deviations, _mm256_setzero_ps()), inverseCount);
+        const __m256 inverse = _mm256_div_ps(ones, _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons)));
+        if (whole) {
+            _mm256_storeu_ps(means + first, mean);
+            _mm256_storeu_ps(inverses + first, inverse);
+        } else {
+            _mm256_maskstore_ps(means + first, used, mean);
+            _mm256_maskstore_ps(inverses + first, used, inverse);
+        }
+    }
+    return 0;
+}
+
+__attribute__((target("avx2,fma"))) int onyx_gn_moments_f32(
+    const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, float epsilon, float *means,
+    float *inverses) {
+    return moments(sums, squares, groups, count, epsilon, means, inverses);
 }
 
 // Eight double parameters, as floats.
@@ -175,67 +355,50 @@ __attribute__((target("avx2,fma"))) static void channel_coefficients(
     }
 }
 
-// Groups a tile at a time: their means and 1/√(variance + ε) eight side by side, spread over their channels, then
-// the channels' factors and shifts eight side by side, a run of channels contiguous in the sample at a time.
+// A sample a tile of groups at a time: the groups' sums folded from their channels', their means and
+// 1/√(variance + ε) eight side by side, spread over their channels, then the channels' factors and shifts eight
+// side by side.
 __attribute__((target("avx2,fma"))) int onyx_gn_coefficients_f32(
-    const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, ptrdiff_t channelsPerGroup,
-    ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, const double *scale, const double *bias, float epsilon,
-    float *factors, float *shifts) {
+    const float *sums, const float *squares, ptrdiff_t samples, ptrdiff_t channels, ptrdiff_t channelsPerGroup,
+    ptrdiff_t rows, const double *scale, const double *bias, float epsilon, float *factors, float *shifts) {
     enum { tileChannels = 512 };
-    const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)count), epsilons = _mm256_set1_ps(epsilon);
-    const __m256 eight = _mm256_set1_ps(8), ones = _mm256_set1_ps(1);
-    const ptrdiff_t tileGroups = tileChannels / channelsPerGroup;  // at least 1: channelsPerGroup ≤ 512
-    float groupMeans[tileChannels + 8], groupInverses[tileChannels + 8];
+    // Whole groups per tile: at least one, since channelsPerGroup ≤ 512.
+    const ptrdiff_t tileGroups = tileChannels / channelsPerGroup, groups = channels / channelsPerGroup;
+    const ptrdiff_t count = rows * channelsPerGroup;
+    float groupSums[tileChannels], groupSquares[tileChannels], groupMeans[tileChannels], groupInverses[tileChannels];
     float channelMeans[tileChannels], channelInverses[tileChannels];
-    ptrdiff_t sampleGroup = firstGroup % groupsPerSample;
-    for (ptrdiff_t tile = 0; tile < groups; tile += tileGroups) {
-        const ptrdiff_t tileCount = groups - tile < tileGroups ? groups - tile : tileGroups;
-        // Per group, eight at a time; the last step reads zeros past the end, which pass the cancellation test.
-        float tailSums[8] = {0}, tailSquares[8] = {0};
-        for (ptrdiff_t first = 0; first < tileCount; first += 8) {
-            const float *laneSums = sums + tile + first, *laneSquares = squares + tile + first;
-            if (tileCount - first < 8) {
-                for (ptrdiff_t lane = 0; lane < tileCount - first; lane++) {
-                    tailSums[lane] = laneSums[lane];
-                    tailSquares[lane] = laneSquares[lane];
+    for (ptrdiff_t sample = 0; sample < samples; sample++) {
+        for (ptrdiff_t tile = 0; tile < groups; tile += tileGroups) {
+            const ptrdiff_t tileCount = groups - tile < tileGroups ? groups - tile : tileGroups;
+            const ptrdiff_t first = sample * channels + tile * channelsPerGroup;
+            const float *means = groupMeans, *inverses = groupInverses;
+            if (channelsPerGroup == 1) {
+                if (moments(sums + first, squares + first, tileCount, count, epsilon, groupMeans, groupInverses))
+                    return 1;
+            } else {
+                for (ptrdiff_t group = 0; group < tileCount; group++) {
+                    float sum = 0, square = 0;
+                    for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
+                        sum += sums[first + group * channelsPerGroup + k];
+                        square += squares[first + group * channelsPerGroup + k];
+                    }
+                    groupSums[group] = sum;
+                    groupSquares[group] = square;
                 }
-                laneSums = tailSums;
-                laneSquares = tailSquares;
-            }
-            const __m256 sum = _mm256_loadu_ps(laneSums), square = _mm256_loadu_ps(laneSquares);
-            const __m256 mean = _mm256_mul_ps(sum, inverseCount);
-            const __m256 deviations = _mm256_fnmadd_ps(sum, mean, square);
-            // NaN fails the test too, and is then computed exactly.
-            const __m256 accurate = _mm256_cmp_ps(square, _mm256_mul_ps(eight, deviations), _CMP_LE_OQ);
-            if (_mm256_movemask_ps(accurate) != 0xFF) return 1;
-            const __m256 variance = _mm256_mul_ps(_mm256_max_ps(deviations, _mm256_setzero_ps()), inverseCount);
-            _mm256_storeu_ps(groupMeans + first, mean);
-            _mm256_storeu_ps(
-                groupInverses + first, _mm256_div_ps(ones, _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons))));
-        }
-        // Spread over the channels.
-        const float *means = groupMeans, *inverses = groupInverses;
-        if (channelsPerGroup > 1) {
-            for (ptrdiff_t group = 0; group < tileCount; group++) {
-                for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
-                    channelMeans[group * channelsPerGroup + k] = groupMeans[group];
-                    channelInverses[group * channelsPerGroup + k] = groupInverses[group];
+                if (moments(groupSums, groupSquares, tileCount, count, epsilon, groupMeans, groupInverses)) return 1;
+                for (ptrdiff_t group = 0; group < tileCount; group++) {
+                    for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
+                        channelMeans[group * channelsPerGroup + k] = groupMeans[group];
+                        channelInverses[group * channelsPerGroup + k] = groupInverses[group];
+                    }
                 }
+                means = channelMeans;
+                inverses = channelInverses;
             }
-            means = channelMeans;
-            inverses = channelInverses;
-        }
-        // Runs of channels that are contiguous in the sample: up to the sample's end or the tile's.
-        const ptrdiff_t tileChannelCount = tileCount * channelsPerGroup;
-        for (ptrdiff_t done = 0; done < tileChannelCount;) {
-            const ptrdiff_t run = (groupsPerSample - sampleGroup) * channelsPerGroup < tileChannelCount - done
-                                      ? (groupsPerSample - sampleGroup) * channelsPerGroup
-                                      : tileChannelCount - done;
-            const ptrdiff_t channel = sampleGroup * channelsPerGroup, out = tile * channelsPerGroup + done;
+            const ptrdiff_t channel = tile * channelsPerGroup;
             channel_coefficients(
-                scale + channel, bias + channel, means + done, inverses + done, run, factors + out, shifts + out);
-            done += run;
-            sampleGroup = (sampleGroup + run / channelsPerGroup) % groupsPerSample;
+                scale + channel, bias + channel, means, inverses, tileCount * channelsPerGroup, factors + first,
+                shifts + first);
         }
     }
     return 0;

@@ -38,6 +38,25 @@ final class GroupNormalizationTests: XCTestCase {
         }
     }
 
+    func testPlanesOfEveryRemainder() throws {
+        // Plane lengths that leave each kind of remainder after the AVX2 loops' 16- and 8-value steps: planes of 9
+        // and of 5 in short items (taken one after the other), of 143 and of 5 in items of 256 values or more
+        // (interleaved), and of 8,189 in items cut into 8,192-value chunks, where one plane starts 3 values before
+        // a chunk ends. So each loop's last partial vector, rewritten or scalar, and its masked sums are checked.
+        var random = SplitMix(seed: 21)
+        let cases: [(shape: [Int], groups: Int)] = [
+            ([6, 8, 3, 3], 2), ([5, 64, 5, 1], 2), ([4, 6, 13, 11], 2), ([3, 64, 5, 1], 1), ([2, 6, 1, 8189], 2),
+        ]
+        for (shape, groups) in cases {
+            for channelsLast in [false, true] {
+                let problem = Problem(
+                    shape: shape, groups: groups, epsilon: 1e-5, channelsLast: channelsLast, silu: false,
+                    dataType: .float)
+                try check(problem, &random, threads: 1)
+            }
+        }
+    }
+
     func testThreadsSplitFewLargeGroupsAlongTheirPositions() throws {
         // One sample of two groups on three threads (an input this size gets two): each group is cut into pieces
         // whose moments are merged.

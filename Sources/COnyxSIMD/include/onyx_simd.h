@@ -20,12 +20,25 @@ void onyx_gn_normalize_and_sum_f32(
     const float *x, float *y, const float *next, ptrdiff_t start, ptrdiff_t count, ptrdiff_t plane,
     const float *factors, const float *shifts, float *sum, float *squares);
 
-/// ``onyx_gn_normalize_and_sum_f32`` over the whole of `items` consecutive items of `itemLength` values: item i
-/// of `x` normalised into `y` with `factors` and `shifts` from `i · itemLength / plane` on, and the sum and sum of
-/// squares of item i of `next` written to `sums[i]` and `squares[i]`.
+/// GroupNormalization's channels-first step for whole items (groups) of `itemLength` values (AVX2, FMA). Writes
+/// the `items` items of `x` normalised into `y`: each plane of `plane` values of item i as `x · factor + shift`,
+/// with factor = scale[c] · inverses[i] and shift = bias[c] − means[i] · factor for the plane's channel c in the
+/// sample, item i being group (firstGroup + i) modulo `groupsPerSample` of its sample. Writes the sum and sum of
+/// squares of each of the `nextItems` items of `next` to `sums[i]` and `squares[i]` (in float). `x` and `y` must
+/// not overlap.
 void onyx_gn_items_normalize_and_sum_f32(
-    const float *x, float *y, const float *next, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane,
-    const float *factors, const float *shifts, float *sums, float *squares);
+    const float *x, float *y, ptrdiff_t items, const float *next, ptrdiff_t nextItems, ptrdiff_t itemLength,
+    ptrdiff_t plane, const float *means, const float *inverses, const double *scale, const double *bias,
+    ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, float *sums, float *squares);
+
+/// GroupNormalization's moments (AVX2, FMA) for `groups` groups of `count` values each, from their float sums
+/// `sums[g]` and sums of squares `squares[g]`: writes `means[g]` and `inverses[g]` = 1/√(variance + epsilon).
+/// Returns 1 (with the outputs incomplete) when some group's sums would lose too much to cancellation — Σx² above
+/// 8 times the sum of squared deviations, the mean far from zero compared with the spread — for the caller to
+/// compute exactly; else 0.
+int onyx_gn_moments_f32(
+    const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, float epsilon, float *means,
+    float *inverses);
 
 /// GroupNormalization's channels-last step (AVX2, FMA) over `rows` rows of `width` channels. Unless `x` is NULL,
 /// writes `y[r, c] = x[r, c] · factors[c] + shifts[c]`; unless `next` is NULL, writes the column sums of `next`
@@ -34,17 +47,15 @@ void onyx_gn_rows_normalize_and_sum_f32(
     const float *x, float *y, const float *next, ptrdiff_t rows, ptrdiff_t width, const float *factors,
     const float *shifts, float *sums, float *squares);
 
-/// GroupNormalization's coefficients (AVX2, FMA) for `groups` groups of `count` values each, from their float
-/// sums `sums[g]` and sums of squares `squares[g]`. For channel k of group g it writes
-/// `factors[g · channelsPerGroup + k]` = scale[c] / √(variance + epsilon) and `shifts[…]` = bias[c] − mean · factor,
-/// where c = s · channelsPerGroup + k and s, the group's place in its sample, counts on from `firstGroup`
-/// modulo `groupsPerSample`; `channelsPerGroup` is at most 512. Returns 1 (with the outputs incomplete) when
-/// some group's sums would lose too much to cancellation — Σx² above 8 times the sum of squared deviations, the
-/// mean far from zero compared with the spread — for the caller to compute exactly; else 0.
+/// GroupNormalization's channels-last coefficients (AVX2, FMA) for `samples` samples of `rows` rows of `channels`
+/// channels, from the float sums `sums[s · channels + c]` and sums of squares `squares[…]` of each channel's `rows`
+/// values, `channelsPerGroup` (at most 512) channels a group. For channel c of sample s it writes
+/// `factors[s · channels + c]` = scale[c] / √(variance + epsilon) and `shifts[…]` = bias[c] − mean · factor, with
+/// the mean and variance of c's group. Returns 1, as ``onyx_gn_moments_f32`` does, when some group's sums would
+/// cancel; else 0.
 int onyx_gn_coefficients_f32(
-    const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, ptrdiff_t channelsPerGroup,
-    ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, const double *scale, const double *bias, float epsilon,
-    float *factors, float *shifts);
+    const float *sums, const float *squares, ptrdiff_t samples, ptrdiff_t channels, ptrdiff_t channelsPerGroup,
+    ptrdiff_t rows, const double *scale, const double *bias, float epsilon, float *factors, float *shifts);
 
 #endif
 #endif

@@ -65,11 +65,30 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
         }
 
         var current = batch(from: items.lowerBound)
+        if floatSums && !layout.channelsLast {
+            // Channels-first: whole batches of items in COnyxSIMD, which computes each channel's coefficients
+            // as it reaches the channel.
+            normalizeItems(current.lowerBound..<current.lowerBound, summing: current, statistics)
+            while !current.isEmpty {
+                if !vectorizedMoments(of: current, statistics) {
+                    sumStatistics(of: current)
+                    moments(of: current, pieces: 1, statistics)
+                    for index in 0..<current.count {
+                        statistics.floatMeans[index] = Float(statistics.groupMeans[index])
+                    }
+                }
+                let next = batch(from: current.upperBound)
+                normalizeItems(current, summing: next, statistics)
+                current = next
+            }
+            return
+        }
         if floatSums {
             for index in 0..<current.count {
-                sumGroups(
-                    of: current.lowerBound + index, into: statistics.groupSums + index * layout.itemGroups,
-                    squares: statistics.groupSquares + index * layout.itemGroups, scratch)
+                normalizeRows(
+                    nil, factors: statistics.factors, shifts: statistics.shifts, summing: current.lowerBound + index,
+                    into: statistics.floatSums + index * layout.channels,
+                    squares: statistics.floatSquares + index * layout.channels)
             }
         } else {
             sumStatistics(of: current)
@@ -80,12 +99,7 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
                 coefficients(of: current, pieces: 1, statistics)
             }
             let next = batch(from: current.upperBound)
-            // Channels-first items with float sums go to COnyxSIMD a batch at a time.
-            let batched = floatSums && !layout.channelsLast ? min(current.count, next.count) : 0
-            if batched > 0 {
-                normalizeItems(current.lowerBound, count: batched, summing: next.lowerBound, statistics)
-            }
-            for index in batched..<current.count {
+            for index in 0..<current.count {
                 let (item, nextItem) = (current.lowerBound + index, next.lowerBound + index)
                 let (factors, shifts) = (
                     statistics.factors + index * layout.itemChannels, statistics.shifts + index * layout.itemChannels
@@ -96,9 +110,9 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
                 }
                 if floatSums {
                     normalizeRows(
-                        item, factors: factors, shifts: shifts, summingGroupsOf: nextItem,
-                        into: statistics.groupSums + index * layout.itemGroups,
-                        squares: statistics.groupSquares + index * layout.itemGroups, scratch)
+                        item, factors: factors, shifts: shifts, summing: nextItem,
+                        into: statistics.floatSums + index * layout.channels,
+                        squares: statistics.floatSquares + index * layout.channels)
                     continue
                 }
                 let slots = statistics.clearedMoments(index)
@@ -268,12 +282,11 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
         }
     }
 
-    /// Writes to `statistics` the factor a and shift b (y = a·x + b) of each channel of `items`, from the moments
-    /// of their pieces: those of item i's piece p start at slot
+    /// Writes to `statistics` each group's mean and 1/√(variance + ε) (in `variances`) of `items`, from the
+    /// moments of their pieces: those of item i's piece p start at slot
     /// `((i − items.lowerBound) · pieces + p) · itemGroups`.
-    /// Tight loops, since with small groups this runs once every few hundred values.
-    private func coefficients(of items: Range<Int>, pieces: Int, _ statistics: BatchStatistics<T>) {
-        let (channelsPerGroup, itemGroups) = (layout.channelsPerGroup, layout.itemGroups)
+    private func moments(of items: Range<Int>, pieces: Int, _ statistics: BatchStatistics<T>) {
+        let itemGroups = layout.itemGroups
         let groupCount = items.count * itemGroups
         // Every group holds the same number of values.
         let inverseCount = 1 / Double(layout.groupValues)
@@ -295,6 +308,15 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
             raw.storeBytes(of: 1 / raw.loadUnaligned(as: SIMD8<T>.self).squareRoot(), as: SIMD8<T>.self)
         }
         for group in wholeVectors..<groupCount { variances[group] = 1 / variances[group].squareRoot() }
+    }
+
+    /// Writes to `statistics` the factor a and shift b (y = a·x + b) of each channel of `items`, from the moments
+    /// of their pieces (as ``moments(of:pieces:_:)`` reads them).
+    /// Tight loops, since with small groups this runs once every few hundred values.
+    private func coefficients(of items: Range<Int>, pieces: Int, _ statistics: BatchStatistics<T>) {
+        moments(of: items, pieces: pieces, statistics)
+        let (channelsPerGroup, itemGroups) = (layout.channelsPerGroup, layout.itemGroups)
+        let (means, variances) = (statistics.groupMeans, statistics.variances)
         parameters.scale.withUnsafeBufferPointer { scale in
             parameters.bias.withUnsafeBufferPointer { bias in
                 // The group of the tensor each item's first group is; channels-last an item holds every group.
@@ -469,10 +491,12 @@ final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
     /// One per group of every item (or piece of an item).
     let moments: UnsafeMutablePointer<Moments>
     private let itemGroups: Int
-    /// Each group's sum and sum of squares in float, for the vectorised coefficients.
-    let groupSums: UnsafeMutablePointer<Float>
-    let groupSquares: UnsafeMutablePointer<Float>
+    /// Float sums and sums of squares for COnyxSIMD: channels-first each item's, channels-last each channel's.
+    let floatSums: UnsafeMutablePointer<Float>
+    let floatSquares: UnsafeMutablePointer<Float>
     let groupMeans: UnsafeMutablePointer<Double>
+    /// Each group's mean in float, for COnyxSIMD's loop over whole channels-first items.
+    let floatMeans: UnsafeMutablePointer<Float>
     /// Each group's variance + ε, then replaced by 1/√(variance + ε).
     let variances: UnsafeMutablePointer<T>
     let factors: UnsafeMutablePointer<T>
@@ -491,16 +515,17 @@ final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
         moments = .allocate(capacity: items * pieces * itemGroups)
         moments.initialize(repeating: Moments(), count: items * pieces * itemGroups)
         groupMeans = .allocate(capacity: items * layout.itemGroups)
+        floatMeans = .allocate(capacity: items * layout.itemGroups)
         variances = .allocate(capacity: items * layout.itemGroups)
-        groupSums = .allocate(capacity: items * layout.itemGroups)
-        groupSquares = .allocate(capacity: items * layout.itemGroups)
+        floatSums = .allocate(capacity: items * layout.itemChannels)
+        floatSquares = .allocate(capacity: items * layout.itemChannels)
         factors = .allocate(capacity: items * layout.itemChannels)
         shifts = .allocate(capacity: items * layout.itemChannels)
     }
 
     deinit {
         moments.deallocate()
-        for pointer in [groupSums, groupSquares] { pointer.deallocate() }
+        for pointer in [floatSums, floatSquares, floatMeans] { pointer.deallocate() }
         groupMeans.deallocate()
         for pointer in [variances, factors, shifts] { pointer.deallocate() }
     }

@@ -5,84 +5,68 @@ import OnyxCore
 // them (`VectorExtensions`). Unsafe pointers are cast to Float here, where `vectorizedSteps` guarantees it.
 
 extension GroupNormalizationPass {
-    /// Channels-first with float sums: normalises `count` items from `first` on and writes the float sums and
-    /// sums of squares of as many items from `nextFirst` on to the batch's group sums, in one call of COnyxSIMD.
-    func normalizeItems(_ first: Int, count: Int, summing nextFirst: Int, _ statistics: BatchStatistics<T>) {
+    /// Channels-first with float sums, in one call of COnyxSIMD's loop over whole items: normalises the items of
+    /// `batch` with the batch's float means and inverses, and writes the float sums and sums of squares of the
+    /// items of `nextBatch` to the batch's float sums. Either may be empty.
+    func normalizeItems(_ batch: Range<Int>, summing nextBatch: Range<Int>, _ statistics: BatchStatistics<T>) {
         #if arch(x86_64)
-            let offset = first * layout.itemValues
+            let (offset, nextOffset) = (batch.lowerBound * layout.itemValues, nextBatch.lowerBound * layout.itemValues)
             let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
-            onyx_gn_items_normalize_and_sum_f32(
-                inputFloats(at: offset), target, inputFloats(at: nextFirst * layout.itemValues), count,
-                layout.itemLength, layout.spatial, floats(statistics.factors), floats(statistics.shifts),
-                statistics.groupSums, statistics.groupSquares)
-            if parameters.silu { applySiLU(target, count: count * layout.itemValues) }
+            parameters.scale.withUnsafeBufferPointer { scale in
+                parameters.bias.withUnsafeBufferPointer { bias in
+                    onyx_gn_items_normalize_and_sum_f32(
+                        inputFloats(at: offset), target, batch.count, inputFloats(at: nextOffset), nextBatch.count,
+                        layout.itemLength, layout.spatial, statistics.floatMeans, floats(statistics.variances),
+                        scale.baseAddress, bias.baseAddress, batch.lowerBound % layout.groups, layout.groups,
+                        statistics.floatSums, statistics.floatSquares)
+                }
+            }
+            if parameters.silu { applySiLU(target, count: batch.count * layout.itemValues) }
         #endif
     }
 
-    /// Channels-last with float sums: normalises the whole of `sample` and writes the float sums and sums of
-    /// squares of each group of `nextSample` to `sums` and `squares`, in one pass of COnyxSIMD's loop.
+    /// Channels-first with float sums: the float mean and 1/√(variance + ε) of each item of `batch` from its float
+    /// sums, eight side by side in COnyxSIMD; false, with nothing usable written, when some item's sums would
+    /// cancel.
+    func vectorizedMoments(of batch: Range<Int>, _ statistics: BatchStatistics<T>) -> Bool {
+        #if arch(x86_64)
+            onyx_gn_moments_f32(
+                statistics.floatSums, statistics.floatSquares, batch.count, layout.groupValues,
+                Float(parameters.epsilon), statistics.floatMeans, floats(statistics.variances)) == 0
+        #else
+            false
+        #endif
+    }
+
+    /// Channels-last with float sums: normalises the whole of `sample` (unless nil) and writes the float sums and
+    /// sums of squares of each channel of `nextSample` to `sums` and `squares`, in one pass of COnyxSIMD's loop.
     func normalizeRows(
-        _ sample: Int, factors: UnsafePointer<T>, shifts: UnsafePointer<T>, summingGroupsOf nextSample: Int,
-        into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>, _ scratch: Scratch<T>
+        _ sample: Int?, factors: UnsafePointer<T>, shifts: UnsafePointer<T>, summing nextSample: Int,
+        into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>
     ) {
         #if arch(x86_64)
-            let (offset, nextOffset) = (sample * layout.itemValues, nextSample * layout.itemValues)
-            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            let target = sample.map {
+                UnsafeMutableRawPointer(output.base + $0 * layout.itemValues).assumingMemoryBound(to: Float.self)
+            }
             onyx_gn_rows_normalize_and_sum_f32(
-                inputFloats(at: offset), target, inputFloats(at: nextOffset), layout.spatial, layout.channels,
-                floats(factors), floats(shifts), floats(scratch.sums), floats(scratch.squares))
-            foldChannelSums(scratch, into: sums, squares: squares)
-            if parameters.silu { applySiLU(target, count: layout.itemValues) }
+                sample.map { inputFloats(at: $0 * layout.itemValues) }, target,
+                inputFloats(at: nextSample * layout.itemValues), layout.spatial, layout.channels, floats(factors),
+                floats(shifts), sums, squares)
+            if let target, parameters.silu { applySiLU(target, count: layout.itemValues) }
         #endif
     }
 
-    /// With float group sums: writes the float sums and sums of squares of each group of `item` to `sums` and
-    /// `squares`.
-    func sumGroups(
-        of item: Int, into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>,
-        _ scratch: Scratch<T>
-    ) {
-        #if arch(x86_64)
-            let offset = item * layout.itemValues
-            if layout.channelsLast {
-                onyx_gn_rows_normalize_and_sum_f32(
-                    nil, nil, inputFloats(at: offset), layout.spatial, layout.channels, nil, nil,
-                    floats(scratch.sums), floats(scratch.squares))
-                foldChannelSums(scratch, into: sums, squares: squares)
-            } else {
-                (sums[0], squares[0]) = NeuralNet.sumAndSumOfSquares(
-                    UnsafeBufferPointer(start: inputFloats(at: offset), count: layout.itemLength))
-            }
-        #endif
-    }
-
-    /// Channels-last: each group's sums from its channels' sums in scratch.
-    func foldChannelSums(
-        _ scratch: Scratch<T>, into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>
-    ) {
-        let (channelSums, channelSquares) = (floats(scratch.sums), floats(scratch.squares))
-        let channelsPerGroup = layout.channelsPerGroup
-        for group in 0..<layout.groups {
-            var (sum, square): (Float, Float) = (0, 0)
-            for channel in group * channelsPerGroup..<(group + 1) * channelsPerGroup {
-                sum += channelSums[channel]
-                square += channelSquares[channel]
-            }
-            (sums[group], squares[group]) = (sum, square)
-        }
-    }
-
-    /// With float group sums: the coefficients of `items` computed side by side by COnyxSIMD; false, with nothing
-    /// usable written, when some group's sums would cancel.
-    func vectorizedCoefficients(of items: Range<Int>, _ statistics: BatchStatistics<T>) -> Bool {
+    /// Channels-last with float sums: the coefficients of the samples of `batch` computed side by side by
+    /// COnyxSIMD from their channels' float sums; false, with nothing usable written, when some group's sums
+    /// would cancel.
+    func vectorizedCoefficients(of batch: Range<Int>, _ statistics: BatchStatistics<T>) -> Bool {
         #if arch(x86_64)
             parameters.scale.withUnsafeBufferPointer { scale in
                 parameters.bias.withUnsafeBufferPointer { bias in
                     onyx_gn_coefficients_f32(
-                        statistics.groupSums, statistics.groupSquares, items.count * layout.itemGroups,
-                        layout.groupValues, layout.channelsPerGroup, layout.channelsLast ? 0 : items.lowerBound,
-                        layout.groups, scale.baseAddress, bias.baseAddress, Float(parameters.epsilon),
-                        floats(statistics.factors), floats(statistics.shifts)) == 0
+                        statistics.floatSums, statistics.floatSquares, batch.count, layout.channels,
+                        layout.channelsPerGroup, layout.spatial, scale.baseAddress, bias.baseAddress,
+                        Float(parameters.epsilon), floats(statistics.factors), floats(statistics.shifts)) == 0
                 }
             }
         #else
