@@ -298,25 +298,32 @@ __attribute__((target("avx2,fma"))) void onyx_gn_items_normalize_and_sum_f32(
     }
 }
 
+// Eight lanes' means and 1/√(variance + ε) from their sums and sums of squares over 1/inverseCount values; 0
+// when some lane's sums would lose too much to cancellation (NaN too, which is then computed exactly), else 1.
+__attribute__((target("avx2,fma"), always_inline)) static inline int lane_moments(
+    __m256 sum, __m256 square, __m256 inverseCount, __m256 epsilons, __m256 *mean, __m256 *inverse) {
+    *mean = _mm256_mul_ps(sum, inverseCount);
+    const __m256 deviations = _mm256_fnmadd_ps(sum, *mean, square);
+    const __m256 accurate = _mm256_cmp_ps(square, _mm256_mul_ps(_mm256_set1_ps(8), deviations), _CMP_LE_OQ);
+    if (_mm256_movemask_ps(accurate) != 0xFF) return 0;
+    const __m256 variance = _mm256_mul_ps(_mm256_max_ps(deviations, _mm256_setzero_ps()), inverseCount);
+    *inverse = _mm256_div_ps(_mm256_set1_ps(1), _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons)));
+    return 1;
+}
+
 // Means and 1/√(variance + ε) of `groups` groups eight side by side; 1 as soon as some group's sums would cancel.
 __attribute__((target("avx2,fma"))) static int moments(
     const float *sums, const float *squares, ptrdiff_t groups, ptrdiff_t count, float epsilon, float *means,
     float *inverses) {
     const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)count), epsilons = _mm256_set1_ps(epsilon);
-    const __m256 eight = _mm256_set1_ps(8), ones = _mm256_set1_ps(1);
     for (ptrdiff_t first = 0; first < groups; first += 8) {
         // Past the end the lanes load zeros, which pass the cancellation test.
         const int whole = groups - first >= 8;
         const __m256i used = first_lanes(whole ? 8 : groups - first);
         const __m256 sum = whole ? _mm256_loadu_ps(sums + first) : _mm256_maskload_ps(sums + first, used);
         const __m256 square = whole ? _mm256_loadu_ps(squares + first) : _mm256_maskload_ps(squares + first, used);
-        const __m256 mean = _mm256_mul_ps(sum, inverseCount);
-        const __m256 deviations = _mm256_fnmadd_ps(sum, mean, square);
-        // NaN fails the test too, and is then computed exactly.
-        const __m256 accurate = _mm256_cmp_ps(square, _mm256_mul_ps(eight, deviations), _CMP_LE_OQ);
-        if (_mm256_movemask_ps(accurate) != 0xFF) return 1;
-        const __m256 variance = _mm256_mul_ps(_mm256_max_ps(deviations, _mm256_setzero_ps()), inverseCount);
-        const __m256 inverse = _mm256_div_ps(ones, _mm256_sqrt_ps(_mm256_add_ps(variance, epsilons)));
+        __m256 mean, inverse;
+        if (!lane_moments(sum, square, inverseCount, epsilons, &mean, &inverse)) return 1;
         if (whole) {
             _mm256_storeu_ps(means + first, mean);
             _mm256_storeu_ps(inverses + first, inverse);
@@ -355,12 +362,84 @@ __attribute__((target("avx2,fma"))) static void channel_coefficients(
     }
 }
 
-// A sample a tile of groups at a time: the groups' sums folded from their channels', their means and
-// 1/√(variance + ε) eight side by side, spread over their channels, then the channels' factors and shifts eight
+// Each lane's group total, for groups of `channelsPerGroup` (1, 2, 4 or 8) consecutive lanes: the lanes added to
+// their neighbours', then to the neighbouring pairs', then to the other half's.
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 group_totals(
+    __m256 lanes, ptrdiff_t channelsPerGroup) {
+    if (channelsPerGroup >= 2) lanes = _mm256_add_ps(lanes, _mm256_permute_ps(lanes, 0xB1));
+    if (channelsPerGroup >= 4) lanes = _mm256_add_ps(lanes, _mm256_permute_ps(lanes, 0x4E));
+    if (channelsPerGroup >= 8) lanes = _mm256_add_ps(lanes, _mm256_permute2f128_ps(lanes, lanes, 0x01));
+    return lanes;
+}
+
+// One vector of channels of `small_group_coefficients`, `count` (≤ 8) of them: 0 when some group's sums would
+// cancel, else 1.
+__attribute__((target("avx2,fma"), always_inline)) static inline int small_group_vector(
+    const float *sums, const float *squares, ptrdiff_t count, ptrdiff_t channelsPerGroup, const double *scale,
+    const double *bias, __m256 inverseCount, __m256 epsilons, float *factors, float *shifts) {
+    __m256 sum, square, scales, biases;
+    const __m256i used = first_lanes(count);
+    if (count == 8) {
+        sum = _mm256_loadu_ps(sums);
+        square = _mm256_loadu_ps(squares);
+        scales = load_doubles(scale);
+        biases = load_doubles(bias);
+    } else {
+        // Lanes past the end load zeros, which pass the cancellation test.
+        double lastScale[8] = {0}, lastBias[8] = {0};
+        for (ptrdiff_t k = 0; k < count; k++) {
+            lastScale[k] = scale[k];
+            lastBias[k] = bias[k];
+        }
+        sum = _mm256_maskload_ps(sums, used);
+        square = _mm256_maskload_ps(squares, used);
+        scales = load_doubles(lastScale);
+        biases = load_doubles(lastBias);
+    }
+    __m256 mean, inverse;
+    if (!lane_moments(
+            group_totals(sum, channelsPerGroup), group_totals(square, channelsPerGroup), inverseCount, epsilons,
+            &mean, &inverse))
+        return 0;
+    const __m256 factor = _mm256_mul_ps(scales, inverse), shift = _mm256_fnmadd_ps(mean, factor, biases);
+    if (count == 8) {
+        _mm256_storeu_ps(factors, factor);
+        _mm256_storeu_ps(shifts, shift);
+    } else {
+        _mm256_maskstore_ps(factors, used, factor);
+        _mm256_maskstore_ps(shifts, used, shift);
+    }
+    return 1;
+}
+
+// Groups that fit a vector (channelsPerGroup dividing 8): eight channels at a time, each lane computing its own
+// group's moments from its group's sums gathered within the vector, with no folding or spreading in memory.
+__attribute__((target("avx2,fma"))) static int small_group_coefficients(
+    const float *sums, const float *squares, ptrdiff_t samples, ptrdiff_t channels, ptrdiff_t channelsPerGroup,
+    ptrdiff_t rows, const double *scale, const double *bias, float epsilon, float *factors, float *shifts) {
+    const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)(rows * channelsPerGroup));
+    const __m256 epsilons = _mm256_set1_ps(epsilon);
+    for (ptrdiff_t sample = 0; sample < samples; sample++) {
+        for (ptrdiff_t channel = 0; channel < channels; channel += 8) {
+            const ptrdiff_t at = sample * channels + channel, count = channels - channel < 8 ? channels - channel : 8;
+            if (!small_group_vector(
+                    sums + at, squares + at, count, channelsPerGroup, scale + channel, bias + channel, inverseCount,
+                    epsilons, factors + at, shifts + at))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+// Larger groups a sample and a tile of groups at a time: the groups' sums folded from their channels', their means
+// and 1/√(variance + ε) eight side by side, spread over their channels, then the channels' factors and shifts eight
 // side by side.
 __attribute__((target("avx2,fma"))) int onyx_gn_coefficients_f32(
     const float *sums, const float *squares, ptrdiff_t samples, ptrdiff_t channels, ptrdiff_t channelsPerGroup,
     ptrdiff_t rows, const double *scale, const double *bias, float epsilon, float *factors, float *shifts) {
+    if (8 % channelsPerGroup == 0)
+        return small_group_coefficients(
+            sums, squares, samples, channels, channelsPerGroup, rows, scale, bias, epsilon, factors, shifts);
     enum { tileChannels = 512 };
     // Whole groups per tile: at least one, since channelsPerGroup ≤ 512.
     const ptrdiff_t tileGroups = tileChannels / channelsPerGroup, groups = channels / channelsPerGroup;
@@ -371,34 +450,26 @@ __attribute__((target("avx2,fma"))) int onyx_gn_coefficients_f32(
         for (ptrdiff_t tile = 0; tile < groups; tile += tileGroups) {
             const ptrdiff_t tileCount = groups - tile < tileGroups ? groups - tile : tileGroups;
             const ptrdiff_t first = sample * channels + tile * channelsPerGroup;
-            const float *means = groupMeans, *inverses = groupInverses;
-            if (channelsPerGroup == 1) {
-                if (moments(sums + first, squares + first, tileCount, count, epsilon, groupMeans, groupInverses))
-                    return 1;
-            } else {
-                for (ptrdiff_t group = 0; group < tileCount; group++) {
-                    float sum = 0, square = 0;
-                    for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
-                        sum += sums[first + group * channelsPerGroup + k];
-                        square += squares[first + group * channelsPerGroup + k];
-                    }
-                    groupSums[group] = sum;
-                    groupSquares[group] = square;
+            for (ptrdiff_t group = 0; group < tileCount; group++) {
+                float sum = 0, square = 0;
+                for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
+                    sum += sums[first + group * channelsPerGroup + k];
+                    square += squares[first + group * channelsPerGroup + k];
                 }
-                if (moments(groupSums, groupSquares, tileCount, count, epsilon, groupMeans, groupInverses)) return 1;
-                for (ptrdiff_t group = 0; group < tileCount; group++) {
-                    for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
-                        channelMeans[group * channelsPerGroup + k] = groupMeans[group];
-                        channelInverses[group * channelsPerGroup + k] = groupInverses[group];
-                    }
+                groupSums[group] = sum;
+                groupSquares[group] = square;
+            }
+            if (moments(groupSums, groupSquares, tileCount, count, epsilon, groupMeans, groupInverses)) return 1;
+            for (ptrdiff_t group = 0; group < tileCount; group++) {
+                for (ptrdiff_t k = 0; k < channelsPerGroup; k++) {
+                    channelMeans[group * channelsPerGroup + k] = groupMeans[group];
+                    channelInverses[group * channelsPerGroup + k] = groupInverses[group];
                 }
-                means = channelMeans;
-                inverses = channelInverses;
             }
             const ptrdiff_t channel = tile * channelsPerGroup;
             channel_coefficients(
-                scale + channel, bias + channel, means, inverses, tileCount * channelsPerGroup, factors + first,
-                shifts + first);
+                scale + channel, bias + channel, channelMeans, channelInverses, tileCount * channelsPerGroup,
+                factors + first, shifts + first);
         }
     }
     return 0;
