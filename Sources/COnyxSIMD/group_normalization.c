@@ -263,15 +263,14 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void items_step
             if (item < items) {
                 const struct coefficient_source source = {
                     NULL, NULL, means[item], inverses[item], scale, bias, group * channels};
+                group = group + 1 == groupsPerSample ? 0 : group + 1;
                 if (interleaved && item < nextItems) {
                     normalize_and_sum(
                         x + offset, y + offset, next + offset, 0, itemLength, plane, &source, itemSums + k,
                         itemSquares + k);
-                    group = group + 1 == groupsPerSample ? 0 : group + 1;
                     continue;
                 }
                 normalize_planes(x + offset, y + offset, channels, plane, &source);
-                group = group + 1 == groupsPerSample ? 0 : group + 1;
             }
             if (item < nextItems) lane_sums(next + offset, itemLength, itemSums + k, itemSquares + k);
         }
