@@ -340,6 +340,126 @@ __attribute__((target("avx2,fma"))) int onyx_gn_moments_f32(
     return moments(sums, squares, groups, count, epsilon, means, inverses);
 }
 
+// The lanes of `vector` added up, and those of `other`: (Σ vector, Σ other).
+__attribute__((target("avx2,fma"), always_inline)) static inline void horizontal_sums(
+    __m256 vector, __m256 other, float *vectorSum, float *otherSum) {
+    const __m256 pairs = _mm256_hadd_ps(vector, other);
+    const __m128 quads = _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1));
+    const __m128 totals = _mm_hadd_ps(quads, quads);
+    *vectorSum = _mm_cvtss_f32(totals);
+    *otherSum = _mm_cvtss_f32(_mm_shuffle_ps(totals, totals, 1));
+}
+
+// Items of `vectors` (at most 16) vectors each and one or two channels, held in registers from their one read to
+// their one write, as in an affine pass; `vectors` is a constant at each call, so that the compiler unrolls the
+// loops over them and keeps `values` in registers. The last vector is partial when `tail` < 8, and is then written
+// as the whole vector that ends the item. Planes hold at least 8 values. (The loops test their bounds inside,
+// rather than stopping early, so that they can be unrolled.)
+__attribute__((target("avx2,fma"), always_inline)) static inline void register_items(
+    const float *x, float *y, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane, const double *scale,
+    const double *bias, float epsilon, ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, const int vectors) {
+    const ptrdiff_t channels = itemLength / plane, tail = itemLength - 8 * (vectors - 1);
+    const int whole = tail == 8 ? vectors : vectors - 1;
+    const __m256i tailLanes = first_lanes(tail);
+    const float inverseLength = 1.0f / (float)itemLength;
+    // The vector in which the second channel starts (with two), and its lanes in the first; all lanes of the
+    // vectors before it are in the first channel, of those after it in the last.
+    const int split = channels == 2 ? (int)(plane / 8) : vectors;
+    const __m256 splitLanes = _mm256_castsi256_ps(first_lanes(plane % 8));
+    ptrdiff_t group = firstGroup;
+    for (ptrdiff_t item = 0; item < items; item++, x += itemLength, y += itemLength) {
+        __m256 values[16];
+        __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
+        __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
+#pragma unroll
+        for (int v = 0; v < vectors; v++) {
+            values[v] = v < whole ? _mm256_loadu_ps(x + 8 * v) : _mm256_maskload_ps(x + 8 * v, tailLanes);
+            if (v % 2 == 0) {
+                sums0 = _mm256_add_ps(sums0, values[v]);
+                squares0 = _mm256_fmadd_ps(values[v], values[v], squares0);
+            } else {
+                sums1 = _mm256_add_ps(sums1, values[v]);
+                squares1 = _mm256_fmadd_ps(values[v], values[v], squares1);
+            }
+        }
+        float sum, square;
+        horizontal_sums(_mm256_add_ps(sums0, sums1), _mm256_add_ps(squares0, squares1), &sum, &square);
+        const float mean = sum * inverseLength;
+        float deviations = fmaf(-sum, mean, square);
+        if (!(square <= 8 * deviations)) {
+            // The float sums would cancel (or hold NaN): the deviations from the mean, summed again. (The mean's
+            // own rounding stays below that of x · factor + shift, which is as large as x is far from zero.)
+            const __m256 means = _mm256_set1_ps(mean);
+            __m256 offsets = _mm256_setzero_ps(), offsetSquares = _mm256_setzero_ps();
+#pragma unroll
+            for (int v = 0; v < vectors; v++) {
+                __m256 offset = _mm256_sub_ps(values[v], means);
+                if (v == whole) offset = _mm256_and_ps(offset, _mm256_castsi256_ps(tailLanes));
+                offsets = _mm256_add_ps(offsets, offset);
+                offsetSquares = _mm256_fmadd_ps(offset, offset, offsetSquares);
+            }
+            float offsetSum, offsetSquareSum;
+            horizontal_sums(offsets, offsetSquares, &offsetSum, &offsetSquareSum);
+            deviations = fmaf(-offsetSum, offsetSum * inverseLength, offsetSquareSum);
+        }
+        // sqrtss itself: sqrtf may call libm for errno, and every vector register is spilled around the call.
+        const float inverse = 1.0f / _mm_cvtss_f32(_mm_sqrt_ss(
+                                         _mm_set_ss((deviations > 0 ? deviations : 0) * inverseLength + epsilon)));
+        const ptrdiff_t first = group * channels, last = first + channels - 1;
+        group = group + 1 == groupsPerSample ? 0 : group + 1;
+        const float firstFactor = (float)scale[first] * inverse, lastFactor = (float)scale[last] * inverse;
+        const __m256 firstFactors = _mm256_set1_ps(firstFactor), lastFactors = _mm256_set1_ps(lastFactor);
+        const __m256 firstShifts = _mm256_set1_ps(fmaf(-mean, firstFactor, (float)bias[first]));
+        const __m256 lastShifts = _mm256_set1_ps(fmaf(-mean, lastFactor, (float)bias[last]));
+#pragma unroll
+        for (int v = 0; v < vectors; v++) {
+            __m256 factor = lastFactors, shift = lastShifts;
+            if (v < split) {
+                factor = firstFactors;
+                shift = firstShifts;
+            } else if (v == split) {
+                factor = _mm256_blendv_ps(lastFactors, firstFactors, splitLanes);
+                shift = _mm256_blendv_ps(lastShifts, firstShifts, splitLanes);
+            }
+            if (v < whole) _mm256_storeu_ps(y + 8 * v, _mm256_fmadd_ps(values[v], factor, shift));
+        }
+        // Planes of at least 8 values: the vector that ends the item lies in its last channel.
+        if (whole < vectors) {
+            const ptrdiff_t start = itemLength - 8;
+            _mm256_storeu_ps(y + start, _mm256_fmadd_ps(_mm256_loadu_ps(x + start), lastFactors, lastShifts));
+        }
+    }
+}
+
+#define REGISTER_ITEMS_CASE(vectors)                                                                          \
+    case vectors:                                                                                             \
+        register_items(                                                                                       \
+            x, y, items, itemLength, plane, scale, bias, epsilon, firstGroup, groupsPerSample, vectors);     \
+        break;
+
+__attribute__((target("avx2,fma"))) void onyx_gn_register_items_f32(
+    const float *x, float *y, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane, const double *scale,
+    const double *bias, float epsilon, ptrdiff_t firstGroup, ptrdiff_t groupsPerSample) {
+    switch ((itemLength + 7) / 8) {
+        REGISTER_ITEMS_CASE(1)
+        REGISTER_ITEMS_CASE(2)
+        REGISTER_ITEMS_CASE(3)
+        REGISTER_ITEMS_CASE(4)
+        REGISTER_ITEMS_CASE(5)
+        REGISTER_ITEMS_CASE(6)
+        REGISTER_ITEMS_CASE(7)
+        REGISTER_ITEMS_CASE(8)
+        REGISTER_ITEMS_CASE(9)
+        REGISTER_ITEMS_CASE(10)
+        REGISTER_ITEMS_CASE(11)
+        REGISTER_ITEMS_CASE(12)
+        REGISTER_ITEMS_CASE(13)
+        REGISTER_ITEMS_CASE(14)
+        REGISTER_ITEMS_CASE(15)
+        REGISTER_ITEMS_CASE(16)
+    }
+}
+
 // Eight double parameters, as floats.
 __attribute__((target("avx2,fma"))) static __m256 load_doubles(const double *values) {
     return _mm256_set_m128(_mm256_cvtpd_ps(_mm256_loadu_pd(values + 4)), _mm256_cvtpd_ps(_mm256_loadu_pd(values)));

@@ -178,6 +178,10 @@ struct GroupNormalizationLayout {
     /// crossover lies between 4 and 8 MiB. The AVX2 loops interleave every input.
     static let interleavedInputBytes = 6 << 20
 
+    /// True when COnyxSIMD's AVX2 loop can hold each item in registers, reading each value once: channels-first
+    /// items of at most 128 values and two channels, planes of at least 8 values.
+    var fitsRegisters: Bool { !channelsLast && itemLength <= 128 && channelsPerGroup <= 2 && spatial >= 8 }
+
     /// Rows a channels-last block holds: as many as fit the scratch space, up to a chunk, at least one.
     var blockRows: Int { max(1, min(Self.chunkLength, Self.scratchLength / channels)) }
 

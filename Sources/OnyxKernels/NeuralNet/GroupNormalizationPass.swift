@@ -36,6 +36,10 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
     /// of X finds it in L2. The AVX2 loops interleave always; the Swift loops only small items of large inputs
     /// (see ``GroupNormalizationLayout/interleavedInputBytes``), and otherwise run the passes one after the other.
     private func runPipelined(_ items: Range<Int>) {
+        if vectorizedSteps && layout.fitsRegisters {
+            normalizeInRegisters(items)
+            return
+        }
         let itemValues = layout.itemValues
         let interleaved =
             vectorizedSteps

@@ -5,6 +5,25 @@ import OnyxCore
 // them (`VectorExtensions`). Unsafe pointers are cast to Float here, where `vectorizedSteps` guarantees it.
 
 extension GroupNormalizationPass {
+    /// Channels-first items that fit registers (``GroupNormalizationLayout/fitsRegisters``): normalises `items` in
+    /// one call of COnyxSIMD's loop, which reads each item once.
+    func normalizeInRegisters(_ items: Range<Int>) {
+        #if arch(x86_64)
+            let offset = items.lowerBound * layout.itemValues
+            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            parameters.scale.withUnsafeBufferPointer { scale in
+                parameters.bias.withUnsafeBufferPointer { bias in
+                    onyx_gn_register_items_f32(
+                        inputFloats(at: offset), target, items.count, layout.itemLength, layout.spatial,
+                        scale.baseAddress, bias.baseAddress, Float(parameters.epsilon),
+                        items.lowerBound % layout.groups,
+                        layout.groups)
+                }
+            }
+            if parameters.silu { applySiLU(target, count: items.count * layout.itemValues) }
+        #endif
+    }
+
     /// Channels-first with float sums, in one call of COnyxSIMD's loop over whole items: normalises the items of
     /// `batch` with the batch's float means and inverses, and writes the float sums and sums of squares of the
     /// items of `nextBatch` to the batch's float sums. Either may be empty.
