@@ -520,13 +520,12 @@ def write_report(folder, command, facts, shape_results, sweep, unet, threads_lis
               "(0.12–0.16 ms on (8, 128, 32, 32) within a minute) while GroupNormalization's stays put, so one core "
               "rather than memory seems to bound the interleaved loop, whose second read of X (from L2) shares the "
               "core's outstanding misses with the two streams. At 2 threads they meet the target.", "",
-              "In (32, 64, 7, 7) a group holds 98 values. Channels-first, Onyx's C loop normalises whole groups one "
-              "after another, computing each channel's factor and shift as it reaches the channel, and totals eight "
-              "groups' sums side by side; channels-last, each lane of a vector takes its group's sums from within "
-              "the vector. Timed alone in C over the same 400 KB, the normalisation costs what an affine pass costs, "
-              "and the second read of each group, even straight from L1, adds about half again. Keeping each group "
-              "in registers (one read) did no better: its statistics then form one long chain of dependent steps.",
-              ""]
+              "In (32, 64, 7, 7) a group holds 98 values. Channels-first, groups this small (at most 128 values in "
+              "one or two planes) are held in registers: each is read once, its sums are taken there, and it is "
+              "written once, so the pass costs an affine pass plus the latency of each group's statistics (a square "
+              "root and a division), which the processor overlaps with only the next group or two. Channels-last "
+              "(the note's NHWC spelling) a group's values are strided across the rows, so X is read twice; each "
+              "lane of a vector there takes its group's sums from within the vector.", ""]
     lines += ["## Per shape", ""]
     for shape, results in shape_results:
         lines += shape_table(shape, results, threads_list, shape == NOTE_SHAPE) + [""]
