@@ -182,6 +182,10 @@ struct GroupNormalizationLayout {
     /// items of at most 128 values and two channels, planes of at least 8 values.
     var fitsRegisters: Bool { !channelsLast && itemLength <= 128 && channelsPerGroup <= 2 && spatial >= 8 }
 
+    /// True when COnyxSIMD's AVX2 loop can take a channels-last sample whole — summed, then normalised while L1
+    /// still holds it: samples of at most 4,096 values (16 KB), 8 channels or more, at most 512 a group.
+    var sampleFitsL1: Bool { channelsLast && itemValues <= 4096 && channels >= 8 && channelsPerGroup <= 512 }
+
     /// Rows a channels-last block holds: as many as fit the scratch space, up to a chunk, at least one.
     var blockRows: Int { max(1, min(Self.chunkLength, Self.scratchLength / channels)) }
 

@@ -35,9 +35,24 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
     /// interleaved the two overlap as BatchNormalization's read and write do, while the normalisation's own read
     /// of X finds it in L2. The AVX2 loops interleave always; the Swift loops only small items of large inputs
     /// (see ``GroupNormalizationLayout/interleavedInputBytes``), and otherwise run the passes one after the other.
+    /// Two small cases need no second batch: with the AVX2 loops, items that fit registers and channels-last
+    /// samples that fit L1 are each summed and normalised whole, reading memory once.
     private func runPipelined(_ items: Range<Int>) {
         if vectorizedSteps && layout.fitsRegisters {
             normalizeInRegisters(items)
+            return
+        }
+        if vectorizedSteps && layout.sampleFitsL1 {
+            let statistics = BatchStatistics<T>(layout, items: 1, pieces: 1)
+            let scratch = Scratch<T>(layout)
+            for sample in items {
+                if normalizeSample(sample, statistics) { continue }
+                // Its float sums would cancel: exact moments, then the same normalisation.
+                addMoments(of: sample, at: 0..<layout.itemLength, to: statistics.clearedMoments(0), scratch)
+                coefficients(of: sample..<sample + 1, pieces: 1, statistics)
+                normalize(
+                    sample, at: 0..<layout.itemLength, scratch, factors: statistics.factors, shifts: statistics.shifts)
+            }
             return
         }
         let itemValues = layout.itemValues

@@ -24,6 +24,27 @@ extension GroupNormalizationPass {
         #endif
     }
 
+    /// Channels-last samples that fit L1 (``GroupNormalizationLayout/sampleFitsL1``): sums and normalises `sample`
+    /// in one call of COnyxSIMD; false, with nothing written, when some group's float sums would cancel.
+    func normalizeSample(_ sample: Int, _ statistics: BatchStatistics<T>) -> Bool {
+        #if arch(x86_64)
+            let offset = sample * layout.itemValues
+            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            let normalized = parameters.scale.withUnsafeBufferPointer { scale in
+                parameters.bias.withUnsafeBufferPointer { bias in
+                    onyx_gn_sample_f32(
+                        inputFloats(at: offset), target, layout.spatial, layout.channels, layout.channelsPerGroup,
+                        scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), statistics.floatSums,
+                        statistics.floatSquares, floats(statistics.factors), floats(statistics.shifts)) == 0
+                }
+            }
+            if normalized && parameters.silu { applySiLU(target, count: layout.itemValues) }
+            return normalized
+        #else
+            return false
+        #endif
+    }
+
     /// Channels-first with float sums, in one call of COnyxSIMD's loop over whole items: normalises the items of
     /// `batch` with the batch's float means and inverses, and writes the float sums and sums of squares of the
     /// items of `nextBatch` to the batch's float sums. Either may be empty.
