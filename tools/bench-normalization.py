@@ -524,8 +524,9 @@ def write_report(folder, command, facts, shape_results, sweep, unet, threads_lis
               "one or two planes) are held in registers: each is read once, its sums are taken there, and it is "
               "written once, so the pass costs an affine pass plus the latency of each group's statistics (a square "
               "root and a division), which the processor overlaps with only the next group or two. Channels-last "
-              "(the note's NHWC spelling) a group's values are strided across the rows, so X is read twice; each "
-              "lane of a vector there takes its group's sums from within the vector.", ""]
+              "(the note's NHWC spelling), a group's values are strided across the rows, so a sample of up to 16 KB "
+              "is summed row by row and then normalised while L1 still holds it: X comes from memory once and is "
+              "read a second time from L1.", ""]
     lines += ["## Per shape", ""]
     for shape, results in shape_results:
         lines += shape_table(shape, results, threads_list, shape == NOTE_SHAPE) + [""]
