@@ -15,7 +15,7 @@ int onyx_simd_has_avx2_fma(void);
 /// GroupNormalization's interleaved step (AVX2, FMA). For positions `start` ..< `start + count` of an item whose
 /// channel planes hold `plane` values each, writes `y[i] = x[i] · factors[c] + shifts[c]` (c = i / plane, the
 /// channel within the item) and, for the same positions of `next`, adds the values and their squares to
-/// `*sum` and `*squares` (in float, 16 lanes).
+/// `*sum` and `*squares` (in float, 16 lanes). `x` and `y` must not overlap.
 void onyx_gn_normalize_and_sum_f32(
     const float *x, float *y, const float *next, ptrdiff_t start, ptrdiff_t count, ptrdiff_t plane,
     const float *factors, const float *shifts, float *sum, float *squares);
@@ -33,10 +33,10 @@ void onyx_gn_items_normalize_and_sum_f32(
 
 /// GroupNormalization's channels-first kernel for short items (AVX2, FMA): `items` consecutive items (groups) of
 /// `itemLength` values (at most 128) in one or two planes of `plane` values (at least 8), each read once into
-/// registers, its mean and variance taken there (again about the mean when float sums would cancel), and written
-/// normalised into `y`: `x · factor + shift` with factor = scale[c] / √(variance + epsilon) and shift = bias[c] −
-/// mean · factor for the plane's channel c in the sample, item i being group (firstGroup + i) modulo
-/// `groupsPerSample` of its sample. `x` and `y` must not overlap.
+/// registers (a partial last vector once more, from L1), its mean and variance taken there (again about the mean
+/// when float sums would cancel), and written normalised into `y`: `x · factor + shift` with factor = scale[c] /
+/// √(variance + epsilon) and shift = bias[c] − mean · factor for the plane's channel c in the sample, item i
+/// being group (firstGroup + i) modulo `groupsPerSample` of its sample. `x` and `y` must not overlap.
 void onyx_gn_register_items_f32(
     const float *x, float *y, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane, const double *scale,
     const double *bias, float epsilon, ptrdiff_t firstGroup, ptrdiff_t groupsPerSample);
@@ -60,9 +60,9 @@ void onyx_gn_rows_normalize_and_sum_f32(
 /// GroupNormalization's channels-last coefficients (AVX2, FMA) for `samples` samples of `rows` rows of `channels`
 /// channels, from the float sums `sums[s · channels + c]` and sums of squares `squares[…]` of each channel's `rows`
 /// values, `channelsPerGroup` (at most 512) channels a group. For channel c of sample s it writes
-/// `factors[s · channels + c]` = scale[c] / √(variance + epsilon) and `shifts[…]` = bias[c] − mean · factor, with
-/// the mean and variance of c's group. Returns 1, as ``onyx_gn_moments_f32`` does, when some group's sums would
-/// cancel; else 0.
+/// `factors[s · channels + c]` = scale[c] / √(variance + epsilon) and `shifts[…]` = bias[c] − mean · factor,
+/// with the mean and variance of c's group. Returns 1, as ``onyx_gn_moments_f32`` does, when some group's sums
+/// would cancel; else 0.
 int onyx_gn_coefficients_f32(
     const float *sums, const float *squares, ptrdiff_t samples, ptrdiff_t channels, ptrdiff_t channelsPerGroup,
     ptrdiff_t rows, const double *scale, const double *bias, float epsilon, float *factors, float *shifts);

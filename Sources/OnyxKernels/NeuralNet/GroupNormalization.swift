@@ -205,6 +205,11 @@ struct GroupNormalizationParameters: Sendable {
     /// Float's interleaved steps may run the AVX2 and FMA loop of COnyxSIMD.
     let usesAVX2FMA: Bool
 
+    /// Runs `body` with the per-channel scale and bias.
+    func withScaleAndBias<R>(_ body: (UnsafeBufferPointer<Double>, UnsafeBufferPointer<Double>) -> R) -> R {
+        scale.withUnsafeBufferPointer { scale in bias.withUnsafeBufferPointer { bias in body(scale, bias) } }
+    }
+
     /// `values` normalised, computing in `T` (Float, or Double).
     func normalize<Element: NormalizedElement, T: NetFloat>(
         _ values: [Element], computingIn: T.Type, threads: Int

@@ -70,11 +70,12 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
             layout.channelsLast
             ? layout.blockRows : GroupNormalizationLayout.chunkLength * (vectorizedSteps ? 4 : 1)
         let chunksPerItem = (layout.itemLength + span - 1) / span
-        // Items of up to 64 KB with the AVX2 loops: each group's float sums (16 lanes of at most 1,024 values) go
-        // to vectorised coefficients, and only a batch whose sums would cancel has its moments taken exactly.
+        // Items of up to 64 KB with the AVX2 loops: each group's float sums (in 16 lanes) go to vectorised moments
+        // or coefficients, and only a batch whose sums would cancel has its moments taken exactly. (The channels-
+        // last coefficients take groups of at most 512 channels.)
         let floatSums =
             vectorizedSteps && itemValues <= GroupNormalizationLayout.interleavedItemValues
-            && layout.channelsPerGroup <= 512
+            && (!layout.channelsLast || layout.channelsPerGroup <= 512)
         func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
         func sumStatistics(of batch: Range<Int>) {
             for index in 0..<batch.count {
@@ -104,9 +105,8 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
         }
         if floatSums {
             for index in 0..<current.count {
-                normalizeRows(
-                    nil, factors: statistics.factors, shifts: statistics.shifts, summing: current.lowerBound + index,
-                    into: statistics.floatSums + index * layout.channels,
+                sumRows(
+                    of: current.lowerBound + index, into: statistics.floatSums + index * layout.channels,
                     squares: statistics.floatSquares + index * layout.channels)
             }
         } else {
@@ -336,26 +336,24 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
         moments(of: items, pieces: pieces, statistics)
         let (channelsPerGroup, itemGroups) = (layout.channelsPerGroup, layout.itemGroups)
         let (means, variances) = (statistics.groupMeans, statistics.variances)
-        parameters.scale.withUnsafeBufferPointer { scale in
-            parameters.bias.withUnsafeBufferPointer { bias in
-                // The group of the tensor each item's first group is; channels-last an item holds every group.
-                var firstGroup = layout.channelsLast ? 0 : items.lowerBound % layout.groups
-                for index in 0..<items.count {
-                    for group in 0..<itemGroups {
-                        let slot = index * itemGroups + group
-                        let (mean, inverse) = (means[slot], Double(variances[slot]))
-                        let channel = (firstGroup + group) * channelsPerGroup
-                        let local = slot * channelsPerGroup
-                        for offset in 0..<channelsPerGroup {
-                            let factor = scale[channel + offset] * inverse
-                            statistics.factors[local + offset] = T(factor)
-                            statistics.shifts[local + offset] = T(bias[channel + offset] - mean * factor)
-                        }
+        parameters.withScaleAndBias { scale, bias in
+            // The group of the tensor each item's first group is; channels-last an item holds every group.
+            var firstGroup = layout.channelsLast ? 0 : items.lowerBound % layout.groups
+            for index in 0..<items.count {
+                for group in 0..<itemGroups {
+                    let slot = index * itemGroups + group
+                    let (mean, inverse) = (means[slot], Double(variances[slot]))
+                    let channel = (firstGroup + group) * channelsPerGroup
+                    let local = slot * channelsPerGroup
+                    for offset in 0..<channelsPerGroup {
+                        let factor = scale[channel + offset] * inverse
+                        statistics.factors[local + offset] = T(factor)
+                        statistics.shifts[local + offset] = T(bias[channel + offset] - mean * factor)
                     }
-                    if !layout.channelsLast {
-                        firstGroup += 1
-                        if firstGroup == layout.groups { firstGroup = 0 }
-                    }
+                }
+                if !layout.channelsLast {
+                    firstGroup += 1
+                    if firstGroup == layout.groups { firstGroup = 0 }
                 }
             }
         }

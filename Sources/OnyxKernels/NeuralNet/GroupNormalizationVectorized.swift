@@ -11,14 +11,11 @@ extension GroupNormalizationPass {
         #if arch(x86_64)
             let offset = items.lowerBound * layout.itemValues
             let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
-            parameters.scale.withUnsafeBufferPointer { scale in
-                parameters.bias.withUnsafeBufferPointer { bias in
-                    onyx_gn_register_items_f32(
-                        inputFloats(at: offset), target, items.count, layout.itemLength, layout.spatial,
-                        scale.baseAddress, bias.baseAddress, Float(parameters.epsilon),
-                        items.lowerBound % layout.groups,
-                        layout.groups)
-                }
+            parameters.withScaleAndBias { scale, bias in
+                onyx_gn_register_items_f32(
+                    inputFloats(at: offset), target, items.count, layout.itemLength, layout.spatial,
+                    scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), items.lowerBound % layout.groups,
+                    layout.groups)
             }
             if parameters.silu { applySiLU(target, count: items.count * layout.itemValues) }
         #endif
@@ -30,13 +27,11 @@ extension GroupNormalizationPass {
         #if arch(x86_64)
             let offset = sample * layout.itemValues
             let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
-            let normalized = parameters.scale.withUnsafeBufferPointer { scale in
-                parameters.bias.withUnsafeBufferPointer { bias in
-                    onyx_gn_sample_f32(
-                        inputFloats(at: offset), target, layout.spatial, layout.channels, layout.channelsPerGroup,
-                        scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), statistics.floatSums,
-                        statistics.floatSquares, floats(statistics.factors), floats(statistics.shifts)) == 0
-                }
+            let normalized = parameters.withScaleAndBias { scale, bias in
+                onyx_gn_sample_f32(
+                    inputFloats(at: offset), target, layout.spatial, layout.channels, layout.channelsPerGroup,
+                    scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), statistics.floatSums,
+                    statistics.floatSquares, floats(statistics.factors), floats(statistics.shifts)) == 0
             }
             if normalized && parameters.silu { applySiLU(target, count: layout.itemValues) }
             return normalized
@@ -52,14 +47,12 @@ extension GroupNormalizationPass {
         #if arch(x86_64)
             let (offset, nextOffset) = (batch.lowerBound * layout.itemValues, nextBatch.lowerBound * layout.itemValues)
             let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
-            parameters.scale.withUnsafeBufferPointer { scale in
-                parameters.bias.withUnsafeBufferPointer { bias in
-                    onyx_gn_items_normalize_and_sum_f32(
-                        inputFloats(at: offset), target, batch.count, inputFloats(at: nextOffset), nextBatch.count,
-                        layout.itemLength, layout.spatial, statistics.floatMeans, floats(statistics.variances),
-                        scale.baseAddress, bias.baseAddress, batch.lowerBound % layout.groups, layout.groups,
-                        statistics.floatSums, statistics.floatSquares)
-                }
+            parameters.withScaleAndBias { scale, bias in
+                onyx_gn_items_normalize_and_sum_f32(
+                    inputFloats(at: offset), target, batch.count, inputFloats(at: nextOffset), nextBatch.count,
+                    layout.itemLength, layout.spatial, statistics.floatMeans, floats(statistics.variances),
+                    scale.baseAddress, bias.baseAddress, batch.lowerBound % layout.groups, layout.groups,
+                    statistics.floatSums, statistics.floatSquares)
             }
             if parameters.silu { applySiLU(target, count: batch.count * layout.itemValues) }
         #endif
@@ -78,21 +71,29 @@ extension GroupNormalizationPass {
         #endif
     }
 
-    /// Channels-last with float sums: normalises the whole of `sample` (unless nil) and writes the float sums and
-    /// sums of squares of each channel of `nextSample` to `sums` and `squares`, in one pass of COnyxSIMD's loop.
+    /// Channels-last with float sums: normalises the whole of `sample` and writes the float sums and sums of
+    /// squares of each channel of `nextSample` to `sums` and `squares`, in one pass of COnyxSIMD's loop.
     func normalizeRows(
-        _ sample: Int?, factors: UnsafePointer<T>, shifts: UnsafePointer<T>, summing nextSample: Int,
+        _ sample: Int, factors: UnsafePointer<T>, shifts: UnsafePointer<T>, summing nextSample: Int,
         into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>
     ) {
         #if arch(x86_64)
-            let target = sample.map {
-                UnsafeMutableRawPointer(output.base + $0 * layout.itemValues).assumingMemoryBound(to: Float.self)
-            }
+            let offset = sample * layout.itemValues
+            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
             onyx_gn_rows_normalize_and_sum_f32(
-                sample.map { inputFloats(at: $0 * layout.itemValues) }, target,
-                inputFloats(at: nextSample * layout.itemValues), layout.spatial, layout.channels, floats(factors),
-                floats(shifts), sums, squares)
-            if let target, parameters.silu { applySiLU(target, count: layout.itemValues) }
+                inputFloats(at: offset), target, inputFloats(at: nextSample * layout.itemValues), layout.spatial,
+                layout.channels, floats(factors), floats(shifts), sums, squares)
+            if parameters.silu { applySiLU(target, count: layout.itemValues) }
+        #endif
+    }
+
+    /// Channels-last with float sums: writes the float sums and sums of squares of each channel of `sample` to
+    /// `sums` and `squares`.
+    func sumRows(of sample: Int, into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>) {
+        #if arch(x86_64)
+            onyx_gn_rows_normalize_and_sum_f32(
+                nil, nil, inputFloats(at: sample * layout.itemValues), layout.spatial, layout.channels, nil, nil, sums,
+                squares)
         #endif
     }
 
@@ -101,13 +102,11 @@ extension GroupNormalizationPass {
     /// would cancel.
     func vectorizedCoefficients(of batch: Range<Int>, _ statistics: BatchStatistics<T>) -> Bool {
         #if arch(x86_64)
-            parameters.scale.withUnsafeBufferPointer { scale in
-                parameters.bias.withUnsafeBufferPointer { bias in
-                    onyx_gn_coefficients_f32(
-                        statistics.floatSums, statistics.floatSquares, batch.count, layout.channels,
-                        layout.channelsPerGroup, layout.spatial, scale.baseAddress, bias.baseAddress,
-                        Float(parameters.epsilon), floats(statistics.factors), floats(statistics.shifts)) == 0
-                }
+            parameters.withScaleAndBias { scale, bias in
+                onyx_gn_coefficients_f32(
+                    statistics.floatSums, statistics.floatSquares, batch.count, layout.channels,
+                    layout.channelsPerGroup, layout.spatial, scale.baseAddress, bias.baseAddress,
+                    Float(parameters.epsilon), floats(statistics.factors), floats(statistics.shifts)) == 0
             }
         #else
             false
