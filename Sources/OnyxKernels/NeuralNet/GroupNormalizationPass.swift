@@ -43,16 +43,7 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
             return
         }
         if vectorizedSteps && layout.sampleFitsL1 {
-            let statistics = BatchStatistics<T>(layout, items: 1, pieces: 1)
-            let scratch = Scratch<T>(layout)
-            for sample in items {
-                if normalizeSample(sample, statistics) { continue }
-                // Its float sums would cancel: exact moments, then the same normalisation.
-                addMoments(of: sample, at: 0..<layout.itemLength, to: statistics.clearedMoments(0), scratch)
-                coefficients(of: sample..<sample + 1, pieces: 1, statistics)
-                normalize(
-                    sample, at: 0..<layout.itemLength, scratch, factors: statistics.factors, shifts: statistics.shifts)
-            }
+            normalizeSamplesInL1(items)
             return
         }
         let itemValues = layout.itemValues
@@ -155,6 +146,20 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
             }
             if !interleaved { sumStatistics(of: next) }
             current = next
+        }
+    }
+
+    /// Channels-last samples that fit L1, each summed and normalised whole by COnyxSIMD; a sample whose float sums
+    /// would cancel takes the exact moments instead.
+    private func normalizeSamplesInL1(_ samples: Range<Int>) {
+        let statistics = BatchStatistics<T>(layout, items: 1, pieces: 1)
+        let scratch = Scratch<T>(layout)
+        for sample in samples {
+            if normalizeSample(sample, statistics) { continue }
+            addMoments(of: sample, at: 0..<layout.itemLength, to: statistics.clearedMoments(0), scratch)
+            coefficients(of: sample..<sample + 1, pieces: 1, statistics)
+            normalize(
+                sample, at: 0..<layout.itemLength, scratch, factors: statistics.factors, shifts: statistics.shifts)
         }
     }
 
