@@ -3,8 +3,10 @@ import XCTest
 
 /// Every subcommand documents itself with examples and the exit codes; --verbose logs through swift-log.
 final class HelpAndLoggingTests: XCTestCase {
+    private let subcommands = ["run", "check", "inspect", "bench", "profile", "graph"]
+
     func testEverySubcommandHasHelpWithExamplesAndExitCodes() throws {
-        for command in ["run", "check", "inspect", "bench", "profile", "graph"] {
+        for command in subcommands {
             let result = try InferProcess.run([command, "--help"])
             XCTAssertEqual(result.status, 0, command)
             XCTAssertTrue(result.stdout.contains("Examples:\n  infer \(command) "), "\(command): \(result.stdout)")
@@ -13,7 +15,7 @@ final class HelpAndLoggingTests: XCTestCase {
         }
         let root = try InferProcess.run(["--help"])
         XCTAssertEqual(root.status, 0)
-        for command in ["run", "check", "inspect", "bench", "profile", "graph"] {
+        for command in subcommands {
             XCTAssertTrue(root.stdout.contains("\n  \(command) "), command)
         }
     }

@@ -7,11 +7,29 @@ func assertClose(
     _ actual: Tensor, _ expected: [Double], tolerance: Double = 1e-5, file: StaticString = #filePath,
     line: UInt = #line
 ) {
-    guard let values = actual.doubleValues(), values.count == expected.count else {
+    guard let values = actual.doubleValues() else {
         return XCTFail("got \(actual), expected \(expected)", file: file, line: line)
     }
-    for (got, want) in zip(values, expected)
-    where !(got == want) && !(got.isNaN && want.isNaN) && !(abs(got - want) <= tolerance * max(1, abs(want))) {
-        return XCTFail("got \(values), expected \(expected)", file: file, line: line)
+    assertClose(values, expected, tolerance: tolerance, file: file, line: line)
+}
+
+/// The same check on values; a failure names `label` and, past 64 values, only the first element out of tolerance.
+func assertClose(
+    _ actual: [Double], _ expected: [Double], tolerance: Double = 1e-5, _ label: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    let prefix = label.isEmpty ? "" : "\(label): "
+    guard actual.count == expected.count else {
+        return XCTFail("\(prefix)\(actual.count) values, expected \(expected.count)", file: file, line: line)
+    }
+    if let index = expected.indices.first(where: { index in
+        let (got, want) = (actual[index], expected[index])
+        return !(got == want) && !(got.isNaN && want.isNaN) && !(abs(got - want) <= tolerance * max(1, abs(want)))
+    }) {
+        let message =
+            expected.count > 64
+            ? "element \(index) is \(actual[index]), expected \(expected[index])"
+            : "got \(actual), expected \(expected)"
+        XCTFail(prefix + message, file: file, line: line)
     }
 }

@@ -12,13 +12,10 @@ final class GroupNormalizationPropertyTests: XCTestCase {
     func testFusedLoweredAndReferenceAgreeOnRandomProblems() throws {
         var random = SplitMix(seed: 2026)
         for _ in 0..<40 {
-            let rank = random.int(in: 3...5)
-            let groups = random.int(in: 1...4)
-            let channels = groups * random.int(in: 1...3)
-            let shape = [random.int(in: 1...3), channels] + (2..<rank).map { _ in random.int(in: 1...6) }
+            let (shape, groups, epsilon) = random.groupNormalizationProblem()
+            let channels = shape[1]
             let opset = random.int(in: 0...1) == 0 ? 18 : 21
             let dataType = [DataType.float, .double, .float16][random.int(in: 0...2)]
-            let epsilon = [1e-5, 1e-3, 0.5][random.int(in: 0...2)]
             let parameterCount = opset == 18 ? groups : channels
             let scale = random.values(parameterCount).map { 1 + $0 }
             let bias = random.values(parameterCount)
@@ -48,15 +45,7 @@ final class GroupNormalizationPropertyTests: XCTestCase {
                 let output = try evaluate(optimized, input: input)
                 XCTAssertEqual(output.dataType, dataType, "\(name), \(problem)")
                 let actual = try XCTUnwrap(output.doubleValues(), "\(name), \(problem)")
-                guard actual.count == expected.count else {
-                    XCTFail("\(name), \(problem): \(actual.count) values, expected \(expected.count)")
-                    continue
-                }
-                if let index = expected.indices.first(where: {
-                    !(abs(actual[$0] - expected[$0]) <= tolerance * max(1, abs(expected[$0])))
-                }) {
-                    XCTFail("\(name), \(problem): element \(index) is \(actual[index]), expected \(expected[index])")
-                }
+                assertClose(actual, expected, tolerance: tolerance, "\(name), \(problem)")
             }
         }
     }

@@ -7,7 +7,8 @@ import OnyxCore
 //
 // One engine serves them all, reading the tensor twice and writing it once: a read pass for the statistics, then a
 // read-write pass applying y = a·x + b per channel (a = scale / √(variance + ε), b = bias − mean · a) and the
-// activation. The statistics are moments built chunk by chunk (per group channels-first, per channel channels-last):
+// activation. (A group or sample small enough to stay in registers or L1 between the two is read from memory
+// once.) The statistics are moments built chunk by chunk (per group channels-first, per channel channels-last):
 // each chunk's sum and sum of squares, or — when those would cancel, the values lying far from zero compared with
 // their spread — the sums of its deviations from its mean and of their squares, taken again while the chunk is in
 // L1. Chunks merge in Double (Chan, Golub and LeVeque), so the variance stays accurate for any offset, and
@@ -149,8 +150,8 @@ struct GroupNormalizationLayout {
     var itemLength: Int { channelsLast ? spatial : channelsPerGroup * spatial }
     /// Values of one item.
     var itemValues: Int { itemChannels * spatial }
-    /// Values of one group in one item.
-    var groupValues: Int { channelsLast ? spatial * channelsPerGroup : itemLength }
+    /// Values of one group.
+    var groupValues: Int { channelsPerGroup * spatial }
     /// Channels an item covers.
     var itemChannels: Int { channelsLast ? channels : channelsPerGroup }
     /// Groups an item covers.
@@ -169,8 +170,13 @@ struct GroupNormalizationLayout {
     static func batchValues(interleaved: Bool) -> Int { interleaved ? 8192 : 32_768 }
 
     /// The largest item whose normalisation the Swift loops interleave with the next batch's statistics: three
-    /// such batches (this one read, the next one read, this one written) fit L2.
+    /// such batches (this one read, the next one read, this one written) fit L2. Also the largest item whose sums
+    /// the AVX2 loops keep in float (16 lanes of a few thousand values at most).
     static let interleavedItemValues = 16384
+
+    /// The most channels a group may have for COnyxSIMD's channels-last coefficients, whose C loop folds groups
+    /// into tiles of 512 channels.
+    static let vectorizedChannelsPerGroup = 512
 
     /// Inputs smaller than this (in bytes) are not interleaved by the Swift loops: X and Y then stay in the
     /// last-level cache, the statistics pass reads quickly, and the Swift loop's extra instructions (baseline
@@ -183,8 +189,10 @@ struct GroupNormalizationLayout {
     var fitsRegisters: Bool { !channelsLast && itemLength <= 128 && channelsPerGroup <= 2 && spatial >= 8 }
 
     /// True when COnyxSIMD's AVX2 loop can take a channels-last sample whole — summed, then normalised while L1
-    /// still holds it: samples of at most 4,096 values (16 KB), 8 channels or more, at most 512 a group.
-    var sampleFitsL1: Bool { channelsLast && itemValues <= 4096 && channels >= 8 && channelsPerGroup <= 512 }
+    /// still holds it: samples of at most 4,096 values (16 KB), 8 channels or more.
+    var sampleFitsL1: Bool {
+        channelsLast && itemValues <= 4096 && channels >= 8 && channelsPerGroup <= Self.vectorizedChannelsPerGroup
+    }
 
     /// Rows a channels-last block holds: as many as fit the scratch space, up to a chunk, at least one.
     var blockRows: Int { max(1, min(Self.chunkLength, Self.scratchLength / channels)) }
@@ -202,7 +210,7 @@ struct GroupNormalizationParameters: Sendable {
     let bias: [Double]
     let epsilon: Double
     let silu: Bool
-    /// Float's interleaved steps may run the AVX2 and FMA loop of COnyxSIMD.
+    /// Float inputs may run the AVX2 and FMA loops of COnyxSIMD.
     let usesAVX2FMA: Bool
 
     /// Runs `body` with the per-channel scale and bias.

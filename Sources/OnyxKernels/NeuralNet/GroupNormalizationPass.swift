@@ -62,38 +62,18 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
             ? layout.blockRows : GroupNormalizationLayout.chunkLength * (vectorizedSteps ? 4 : 1)
         let chunksPerItem = (layout.itemLength + span - 1) / span
         // Items of up to 64 KB with the AVX2 loops: each group's float sums (in 16 lanes) go to vectorised moments
-        // or coefficients, and only a batch whose sums would cancel has its moments taken exactly. (The channels-
-        // last coefficients take groups of at most 512 channels.)
+        // or coefficients, and only a batch whose sums would cancel has its moments taken exactly.
         let floatSums =
             vectorizedSteps && itemValues <= GroupNormalizationLayout.interleavedItemValues
-            && (!layout.channelsLast || layout.channelsPerGroup <= 512)
+            && (!layout.channelsLast || layout.channelsPerGroup <= GroupNormalizationLayout.vectorizedChannelsPerGroup)
         func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
-        func sumStatistics(of batch: Range<Int>) {
-            for index in 0..<batch.count {
-                let slots = statistics.clearedMoments(index)
-                addMoments(of: batch.lowerBound + index, at: 0..<layout.itemLength, to: slots, scratch)
-            }
-        }
+        func sumStatistics(of batch: Range<Int>) { sumMoments(of: batch, statistics, scratch) }
 
-        var current = batch(from: items.lowerBound)
         if floatSums && !layout.channelsLast {
-            // Channels-first: whole batches of items in COnyxSIMD, which computes each channel's coefficients
-            // as it reaches the channel.
-            normalizeItems(current.lowerBound..<current.lowerBound, summing: current, statistics)
-            while !current.isEmpty {
-                if !vectorizedMoments(of: current, statistics) {
-                    sumStatistics(of: current)
-                    moments(of: current, pieces: 1, statistics)
-                    for index in 0..<current.count {
-                        statistics.floatMeans[index] = Float(statistics.groupMeans[index])
-                    }
-                }
-                let next = batch(from: current.upperBound)
-                normalizeItems(current, summing: next, statistics)
-                current = next
-            }
+            runItemBatches(items, batchItems: batchItems, statistics, scratch)
             return
         }
+        var current = batch(from: items.lowerBound)
         if floatSums {
             for index in 0..<current.count {
                 sumRows(
@@ -146,6 +126,35 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
             }
             if !interleaved { sumStatistics(of: next) }
             current = next
+        }
+    }
+
+    /// Channels-first items of up to 64 KB with the AVX2 loops, `batchItems` a batch: whole batches go to
+    /// COnyxSIMD, which normalises one batch while it sums the next and computes each channel's coefficients as it
+    /// reaches the channel; a batch whose float sums would cancel has its moments taken exactly.
+    private func runItemBatches(
+        _ items: Range<Int>, batchItems: Int, _ statistics: BatchStatistics<T>, _ scratch: Scratch<T>
+    ) {
+        func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
+        var current = batch(from: items.lowerBound)
+        normalizeItems(current.lowerBound..<current.lowerBound, summing: current, statistics)
+        while !current.isEmpty {
+            if !vectorizedMoments(of: current, statistics) {
+                sumMoments(of: current, statistics, scratch)
+                moments(of: current, pieces: 1, statistics)
+                for index in 0..<current.count { statistics.floatMeans[index] = Float(statistics.groupMeans[index]) }
+            }
+            let next = batch(from: current.upperBound)
+            normalizeItems(current, summing: next, statistics)
+            current = next
+        }
+    }
+
+    /// The exact moments of every item of `batch`, into the batch's slots.
+    private func sumMoments(of batch: Range<Int>, _ statistics: BatchStatistics<T>, _ scratch: Scratch<T>) {
+        for index in 0..<batch.count {
+            addMoments(
+                of: batch.lowerBound + index, at: 0..<layout.itemLength, to: statistics.clearedMoments(index), scratch)
         }
     }
 
@@ -204,16 +213,17 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
     private func runInPieces(parts: Int, threads: Int) {
         let items = layout.items
         let statistics = BatchStatistics<T>(layout, items: items, pieces: parts)
-        NeuralNet.runTasks(items * parts, threads: threads) { piece in
+        let scratches = (0..<min(items * parts, threads)).map { _ in Scratch<T>(layout) }
+        NeuralNet.runTasks(items * parts, threads: threads) { piece, worker in
             let (item, part) = piece.quotientAndRemainder(dividingBy: parts)
             let slots = statistics.clearedMoments(piece)
-            addMoments(of: item, at: layout.positions(part: part, of: parts), to: slots, Scratch<T>(layout))
+            addMoments(of: item, at: layout.positions(part: part, of: parts), to: slots, scratches[worker])
         }
         coefficients(of: 0..<items, pieces: parts, statistics)
-        NeuralNet.runTasks(items * parts, threads: threads) { piece in
+        NeuralNet.runTasks(items * parts, threads: threads) { piece, worker in
             let (item, part) = piece.quotientAndRemainder(dividingBy: parts)
             normalize(
-                item, at: layout.positions(part: part, of: parts), Scratch<T>(layout),
+                item, at: layout.positions(part: part, of: parts), scratches[worker],
                 factors: statistics.factors + item * layout.itemChannels,
                 shifts: statistics.shifts + item * layout.itemChannels)
         }
@@ -487,8 +497,9 @@ struct Moments {
     }
 }
 
-/// One task's working memory: a chunk of converted values and per-channel sums.
-final class Scratch<T: NetFloat> {
+/// One worker's working memory: a chunk of converted values and, channels-last, per-channel sums. Unchecked
+/// Sendable because each worker uses its own.
+final class Scratch<T: NetFloat>: @unchecked Sendable {
     let values: UnsafeMutablePointer<T>
     let centers: UnsafeMutablePointer<T>
     let sums: UnsafeMutablePointer<T>
@@ -497,9 +508,10 @@ final class Scratch<T: NetFloat> {
     init(_ layout: GroupNormalizationLayout) {
         // A channels-last block fits the scratch length, or is one row when rows are longer.
         values = .allocate(capacity: max(GroupNormalizationLayout.scratchLength, layout.channels))
-        centers = .allocate(capacity: layout.itemChannels)
-        sums = .allocate(capacity: layout.itemChannels)
-        squares = .allocate(capacity: layout.itemChannels)
+        let channels = layout.channelsLast ? layout.channels : 0
+        centers = .allocate(capacity: channels)
+        sums = .allocate(capacity: channels)
+        squares = .allocate(capacity: channels)
     }
 
     deinit {

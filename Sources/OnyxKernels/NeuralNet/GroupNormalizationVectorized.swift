@@ -113,8 +113,8 @@ extension GroupNormalizationPass {
         #endif
     }
 
-    /// Float's interleaved steps run the AVX2 and FMA loops of COnyxSIMD, whose arithmetic stays below the
-    /// memory time at any input size (the Swift loops, compiled for baseline x86-64, do not).
+    /// Float inputs run the AVX2 and FMA loops of COnyxSIMD, whose arithmetic stays below the memory time at any
+    /// input size (the Swift loops, compiled for baseline x86-64, do not).
     var vectorizedSteps: Bool {
         parameters.usesAVX2FMA && Element.self == Float.self && T.self == Float.self
     }

@@ -239,10 +239,7 @@ struct MaxUnpoolKernel: Kernel {
             throw KernelError.invalidAttribute("kernel_shape", "expected \(rank) values, got \(kernelShape)")
         }
         let (strides, _) = try window.stepsAndDilations(rank: rank)
-        let pads = window.pads ?? Array(repeating: 0, count: 2 * rank)
-        guard pads.count == 2 * rank else {
-            throw KernelError.invalidAttribute("pads", "expected \(2 * rank) values, got \(pads)")
-        }
+        let pads = try window.explicitPads(rank: rank)
         // The unpooled shape follows from the window; indices address it. A larger output_shape holds it in its
         // leading corner (as the reference implementation places it).
         let unpooled =

@@ -1,5 +1,6 @@
-// Vectorised reductions and affine maps over contiguous runs, for the normalisation kernels. Sums use 16
-// independent lanes: faster than a serial sum and, being a partly pairwise summation, more accurate in Float.
+// Vectorised reductions and affine maps over contiguous runs, for the normalisation kernels. Sums take 16 values a
+// step in independent lanes (`RunningSums` folds them into 8): faster than a serial sum and, being a partly
+// pairwise summation, more accurate in Float.
 
 extension NeuralNet {
     /// The sum of `run`.
@@ -209,20 +210,20 @@ extension NeuralNet {
 
     /// The sum of `vector`'s lanes, halving the vector each step (the standard library's `sum()` is not inlined).
     @inline(__always)
-    fileprivate static func horizontalSum<T: NetFloat>(_ vector: SIMD16<T>) -> T {
+    private static func horizontalSum<T: NetFloat>(_ vector: SIMD16<T>) -> T {
         horizontalSum(vector.lowHalf + vector.highHalf)
     }
 
     /// The sum of `vector`'s lanes.
     @inline(__always)
-    fileprivate static func horizontalSum<T: NetFloat>(_ eight: SIMD8<T>) -> T {
+    private static func horizontalSum<T: NetFloat>(_ eight: SIMD8<T>) -> T {
         let four = eight.lowHalf + eight.highHalf
         let two = four.lowHalf + four.highHalf
         return two[0] + two[1]
     }
 
     @inline(__always)
-    fileprivate static func load<T: NetFloat>(_ base: UnsafePointer<T>, _ index: Int) -> SIMD16<T> {
+    private static func load<T: NetFloat>(_ base: UnsafePointer<T>, _ index: Int) -> SIMD16<T> {
         UnsafeRawPointer(base + index).loadUnaligned(as: SIMD16<T>.self)
     }
 
