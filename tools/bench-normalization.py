@@ -17,10 +17,14 @@ stream" is the streaming pass's time over the op's time on the same bytes. "× B
 "× op21" are medians of per-round ratios, each of two times measured in the same round, because the shared
 machine's speed drifts more between minutes than within a round.
 
+On one thread it also times tools/memory-floor.c for each shape's group size: the least "× BN" that any kernel
+reading X twice (once for a group's sums, once to normalise it) can reach on this machine, measured as a bare
+two-read pass over an affine pass, both without the normalisation's arithmetic.
+
 Writes docs/normalization-benchmark.md (tables, machine facts, the command) and docs/normalization-benchmark.svg.
 
 Usage: tools/bench-normalization.py [--infer .build/release/infer] [--threads 1,2] [--rounds 3] [--runs 30]
-       (needs onnx, numpy and onnxruntime; build infer first: swift build -c release --product infer)
+       (needs onnx, numpy, onnxruntime and a C compiler; build infer first: swift build -c release --product infer)
 """
 import argparse
 import datetime
@@ -47,6 +51,26 @@ SWEEP = dict(batches=[1, 2, 4, 8, 16, 32], channels=128, height=32, width=32)
 EPSILON = 1e-5
 UNET_SPELLINGS = ["op21", "pytorch", "nhwc-moments"]  # Models/unet-gn, made by tools/gen-unet-gn.py
 OPS = ["BatchNormalization", "LayerNormalization", "InstanceNormalization", "GN fused", "GN lowered", "GN note NHWC"]
+
+
+def build_memory_floor(folder):
+    """tools/memory-floor.c compiled into `folder`, or None (with a note on stderr) where AVX2 or cc is missing."""
+    binary = os.path.join(folder, "memory-floor")
+    result = subprocess.run(["cc", "-O2", "-mavx2", "-mfma", "-o", binary,
+                             os.path.join(ROOT, "tools", "memory-floor.c")], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"memory floor not built: {result.stderr.strip()}", file=sys.stderr)
+        return None
+    return binary
+
+
+def memory_floor(binary, shape, rounds):
+    """tools/memory-floor.c's two-read pass over its affine pass, on one thread, for the groups of `shape`."""
+    n, c, h, w = shape
+    groups = groups_for(c)
+    result = subprocess.run([binary, str(n * groups), str(c // groups * h * w), str(rounds)], check=True,
+                            capture_output=True, text=True)
+    return json.loads(result.stdout)["ratio"]
 
 
 def groups_for(channels):
@@ -465,6 +489,8 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         shape_results = []
         histograms = {}
+        floor_binary = build_memory_floor(folder) if 1 in threads_list else None
+        floors = {}
         for shape in SHAPES:
             models = build_models(folder, shape, note=shape == NOTE_SHAPE)
             input_shapes = {row: shape for row in models}
@@ -476,6 +502,8 @@ def main():
             results = measure(infer, models, input_shapes, threads_list, arguments.rounds, arguments.runs)
             add_stream_row(results, threads_list)
             shape_results.append((shape, results))
+            if floor_binary:
+                floors[shape] = memory_floor(floor_binary, shape, 10 * arguments.rounds + 1)
         sweep = {}
         c, h, w = SWEEP["channels"], SWEEP["height"], SWEEP["width"]
         for n in SWEEP["batches"]:
@@ -495,11 +523,23 @@ def main():
     facts = machine_facts(threads_list)
     facts["load average (1 min) before / after"] = f"{load_before[0]:.2f} / {load_after[0]:.2f}"
     os.makedirs(arguments.out, exist_ok=True)
-    write_report(arguments.out, command, facts, shape_results, sweep, unet, threads_list, histograms)
+    write_report(arguments.out, command, facts, shape_results, floors, sweep, unet, threads_list, histograms)
     svg_plot(shape_results, sweep, threads_list, os.path.join(arguments.out, "normalization-benchmark.svg"))
 
 
-def write_report(folder, command, facts, shape_results, sweep, unet, threads_list, histograms):
+def floor_table(shape_results, floors):
+    """GN fused at one thread beside the memory floor for its group size."""
+    lines = ["| shape | values a group | two-read floor × affine (1T) | GN fused × BN (1T) |", "|---|---:|---:|---:|"]
+    for shape, results in shape_results:
+        n, c, h, w = shape
+        entry = results.get(("GN fused", 1))
+        if shape in floors and entry and entry["x_bn"]:
+            lines.append(f"| {','.join(map(str, shape))} | {c // groups_for(c) * h * w:,} | {floors[shape]:.2f} | "
+                         f"{entry['x_bn']:.2f} |")
+    return lines
+
+
+def write_report(folder, command, facts, shape_results, floors, sweep, unet, threads_list, histograms):
     lines = ["# Normalisation benchmark", "",
              "Made by `" + command + "` (see the script's docstring for the method). Times are milliseconds per "
              "run of a one-op model: the median over rounds of the median of timed runs. ONNX Runtime (ORT) runs the "
@@ -526,17 +566,26 @@ def write_report(folder, command, facts, shape_results, sweep, unet, threads_lis
               "Swift loops, compiled for baseline x86-64 (SSE2: four-lane vectors, no FMA), are bound by "
               "instruction throughput, so without AVX2 Onyx interleaves only inputs of 6 MiB and more, and "
               "otherwise runs the passes one after the other (about BatchNormalization plus one read of X).", "",
-              missed_targets(shape_results, threads_list) + " Where a large shape misses the 1.2× target, one core "
-              "rather than memory seems to bound the interleaved loop, whose second read of X (from L2) shares the "
-              "core's outstanding misses with the two streams; BatchNormalization's own time also moves with the "
-              "machine's state far more than GroupNormalization's.", "",
-              "In (32, 64, 7, 7) a group holds 98 values. Channels-first, groups this small (at most 128 values in "
-              "one or two planes) are held in registers: each is read once, its sums are taken there, and it is "
-              "written once, so the pass costs an affine pass plus the latency of each group's statistics (a square "
-              "root and a division), which the processor overlaps with only the next group or two. Channels-last "
-              "(the note's NHWC spelling), a group's values are strided across the rows, so a sample of up to 16 KB "
-              "is summed row by row and then normalised while L1 still holds it: X comes from memory once and is "
-              "read a second time from L1.", ""]
+              missed_targets(shape_results, threads_list), ""]
+    if floors:
+        lines += ["What two reads cost on one core. `tools/memory-floor.c` times, on one thread, a bare two-read "
+                  "pass (each group read again and written while the next group is read, as Onyx's interleaved loop "
+                  "does, without its arithmetic) against a bare affine pass (one read, one write, as "
+                  "BatchNormalization): their ratio is the least × BN that any kernel reading X twice can reach on "
+                  "this machine. It grows with the group: the second read comes from L2 only while a group read, a "
+                  "group read again and a group written fit in it together. Where the floor is above 1.2, no kernel "
+                  "that reads X twice can meet the 1.2× target at one thread (the ops' fixed costs, allocating Y and "
+                  "dispatching, which both ops pay, narrow the measured ratio a little); a kernel would have to read "
+                  "X once, and for groups larger than L1 that means taking the statistics where X is produced, in the "
+                  "op before.", ""]
+        lines += floor_table(shape_results, floors) + [""]
+    lines += ["In (32, 64, 7, 7) a group holds 98 values. Channels-first, groups this small (at most 128 values in "
+              "one or two planes) go eight at a time: while one batch of eight is normalised from L1, the next is "
+              "read and summed, and the eight groups' means and 1/σ are then taken side by side in one vector, so "
+              "the square roots and divisions overlap the next batch's loads. X comes from memory once. "
+              "Channels-last (the note's NHWC spelling), a group's values are strided across the rows, so a sample "
+              "of up to 16 KB is summed row by row and then normalised while L1 still holds it: X comes from memory "
+              "once and is read a second time from L1.", ""]
     lines += ["## Per shape", ""]
     for shape, results in shape_results:
         lines += shape_table(shape, results, threads_list, shape == NOTE_SHAPE) + [""]

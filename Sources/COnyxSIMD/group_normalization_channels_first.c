@@ -1,4 +1,4 @@
-// GroupNormalization's channels-first loops (AVX2, FMA): groups held in registers, whole batches of short
+// GroupNormalization's channels-first loops (AVX2, FMA): short groups eight at a time, whole batches of longer
 // groups, the interleaved chunk step of long ones, and the groups' moments.
 #include "onyx_simd.h"
 
@@ -42,17 +42,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void normalize_
         coefficients_of(source, channel, &factor, &shift);
         const __m256 factors8 = _mm256_set1_ps(factor), shifts8 = _mm256_set1_ps(shift);
         ptrdiff_t i = position;
-        // Up to the first 32-byte boundary of y, so that the steps below store whole halves of cache lines: one
-        // vector written (again later over its aligned part, with the same values) and its first lanes summed.
-        // Swift's arrays start 16 bytes past a 32-byte boundary, and split stores cost the loop about 5%.
-        const ptrdiff_t head = (ptrdiff_t)(((32 - ((uintptr_t)(y + i) & 31)) & 31) / sizeof(float));
-        if (head > 0 && i + 8 <= stop) {
-            _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), factors8, shifts8));
-            const __m256 values = _mm256_maskload_ps(next + i, first_lanes(head));
-            sums1 = _mm256_add_ps(sums1, values);
-            squares1 = _mm256_fmadd_ps(values, values, squares1);
-            i += head;
-        }
+        // (Aligning y's stores first, with one vector stored twice, timed 0–3% slower on Swift's arrays, which start
+        // 16 bytes past a 32-byte boundary.)
         for (; i + 16 <= stop; i += 16) {
             _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), factors8, shifts8));
             _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), factors8, shifts8));
@@ -233,113 +224,158 @@ __attribute__((target("avx2,fma"))) int onyx_gn_moments_f32(
     return 0;
 }
 
-// Items of `vectors` (at most 16) vectors each and one or two channels, held in registers from their one read to
-// their one write, as in an affine pass; `vectors` is a constant at each call, so that the compiler unrolls the
-// loops over them and keeps `values` in registers. The last vector is partial when `tail` < 8, and is then written
-// as the whole vector that ends the item. Planes hold at least 8 values. (The loops test their bounds inside,
-// rather than stopping early, so that they can be unrolled.)
-__attribute__((target("avx2,fma"), always_inline)) static inline void register_items(
+// The lane sums of one short item of `vectors` vectors (a constant, so that the loop unrolls), and of its squares;
+// the last `whole` < `vectors` vector through a masked load.
+__attribute__((target("avx2,fma"), always_inline)) static inline void short_item_sums(
+    const float *x, const int vectors, int whole, __m256i tailLanes, __m256 *sum, __m256 *squares) {
+    __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
+    __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
+#pragma unroll
+    for (int v = 0; v < vectors; v++) {
+        const __m256 values = v < whole ? _mm256_loadu_ps(x + 8 * v) : _mm256_maskload_ps(x + 8 * v, tailLanes);
+        if (v % 2 == 0) {
+            sums0 = _mm256_add_ps(sums0, values);
+            squares0 = _mm256_fmadd_ps(values, values, squares0);
+        } else {
+            sums1 = _mm256_add_ps(sums1, values);
+            squares1 = _mm256_fmadd_ps(values, values, squares1);
+        }
+    }
+    *sum = _mm256_add_ps(sums0, sums1);
+    *squares = _mm256_add_ps(squares0, squares1);
+}
+
+// The means and 1/√(variance + ε) of up to eight short items, `count`, from their lane sums; where the float sums
+// would cancel (or hold NaN), the deviations from each item's mean are summed again, from L1.
+__attribute__((target("avx2,fma"), always_inline)) static inline void short_item_moments(
+    const float *x, ptrdiff_t count, ptrdiff_t itemLength, const int vectors, int whole, __m256i tailLanes,
+    const __m256 sums[8], const __m256 squares[8], float epsilon, float means[8], float inverses[8]) {
+    const float inverseLength = 1.0f / (float)itemLength;
+    __m256 mean, inverse;
+    const int cancels = lane_moments(lane_totals(sums), lane_totals(squares), _mm256_set1_ps(inverseLength),
+        _mm256_set1_ps(epsilon), &mean, &inverse);
+    _mm256_storeu_ps(means, mean);
+    _mm256_storeu_ps(inverses, inverse);
+    if (!cancels) return;
+    for (ptrdiff_t k = 0; k < count; k++, x += itemLength) {
+        // (The mean's own rounding stays below that of x · factor + shift, which is as large as x is far from
+        // zero, so it is not taken again.)
+        const __m256 itemMeans = _mm256_set1_ps(means[k]);
+        __m256 offsets = _mm256_setzero_ps(), offsetSquares = _mm256_setzero_ps();
+#pragma unroll
+        for (int v = 0; v < vectors; v++) {
+            const __m256 values = v < whole ? _mm256_loadu_ps(x + 8 * v) : _mm256_maskload_ps(x + 8 * v, tailLanes);
+            __m256 offset = _mm256_sub_ps(values, itemMeans);
+            if (v == whole) offset = _mm256_and_ps(offset, _mm256_castsi256_ps(tailLanes));
+            offsets = _mm256_add_ps(offsets, offset);
+            offsetSquares = _mm256_fmadd_ps(offset, offset, offsetSquares);
+        }
+        float offsetSum, offsetSquareSum;
+        horizontal_sums(offsets, offsetSquares, &offsetSum, &offsetSquareSum);
+        const float deviations = fmaf(-offsetSum, offsetSum * inverseLength, offsetSquareSum);
+        // sqrtss itself: sqrtf may call libm for errno, and every vector register is spilled around the call.
+        inverses[k] = 1.0f / _mm_cvtss_f32(_mm_sqrt_ss(
+                                 _mm_set_ss((deviations > 0 ? deviations : 0) * inverseLength + epsilon)));
+    }
+}
+
+// Items of `vectors` (at most 16) vectors each and one or two channels, eight at a time: while one batch is
+// normalised from L1, item by item, the next is summed, and then the eight items' moments are taken side by side.
+// So X comes from memory once, as in an affine pass, and each batch's square roots and divisions overlap the next
+// batch's loads rather than stalling every item. `vectors` is a constant at each call, so that the compiler unrolls
+// the loops over an item's vectors. The last vector is partial when `tail` < 8, and is then written as the whole
+// vector that ends the item. Planes hold at least 8 values.
+__attribute__((target("avx2,fma"), always_inline)) static inline void short_items(
     const float *x, float *y, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane, const double *scale,
     const double *bias, float epsilon, ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, const int vectors) {
     const ptrdiff_t channels = itemLength / plane, tail = itemLength - 8 * (vectors - 1);
     const int whole = tail == 8 ? vectors : vectors - 1;
     const __m256i tailLanes = first_lanes(tail);
-    const float inverseLength = 1.0f / (float)itemLength;
     // The vector in which the second channel starts (with two), and its lanes in the first; all lanes of the
     // vectors before it are in the first channel, of those after it in the last.
     const int split = channels == 2 ? (int)(plane / 8) : vectors;
     const __m256 splitLanes = _mm256_castsi256_ps(first_lanes(plane % 8));
     ptrdiff_t group = firstGroup;
-    for (ptrdiff_t item = 0; item < items; item++, x += itemLength, y += itemLength) {
-        __m256 values[16];
-        __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
-        __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
-#pragma unroll
-        for (int v = 0; v < vectors; v++) {
-            values[v] = v < whole ? _mm256_loadu_ps(x + 8 * v) : _mm256_maskload_ps(x + 8 * v, tailLanes);
-            if (v % 2 == 0) {
-                sums0 = _mm256_add_ps(sums0, values[v]);
-                squares0 = _mm256_fmadd_ps(values[v], values[v], squares0);
-            } else {
-                sums1 = _mm256_add_ps(sums1, values[v]);
-                squares1 = _mm256_fmadd_ps(values[v], values[v], squares1);
+    // Lanes past the last item sum nothing: zeros, which pass the cancellation test.
+    __m256 sums[8], squares[8];
+    for (ptrdiff_t k = 0; k < 8; k++) {
+        sums[k] = squares[k] = _mm256_setzero_ps();
+        if (k < items) short_item_sums(x + k * itemLength, vectors, whole, tailLanes, sums + k, squares + k);
+    }
+    float means[8], inverses[8];
+    short_item_moments(
+        x, items < 8 ? items : 8, itemLength, vectors, whole, tailLanes, sums, squares, epsilon, means, inverses);
+    for (ptrdiff_t first = 0; first < items; first += 8) {
+        const ptrdiff_t nextItems = items - first - 8;
+        for (ptrdiff_t k = 0; k < 8; k++) {
+            sums[k] = squares[k] = _mm256_setzero_ps();
+            if (k < nextItems) {
+                short_item_sums(x + (first + 8 + k) * itemLength, vectors, whole, tailLanes, sums + k, squares + k);
             }
-        }
-        float sum, square;
-        horizontal_sums(_mm256_add_ps(sums0, sums1), _mm256_add_ps(squares0, squares1), &sum, &square);
-        const float mean = sum * inverseLength;
-        float deviations = fmaf(-sum, mean, square);
-        if (!(square <= 8 * deviations)) {
-            // The float sums would cancel (or hold NaN): the deviations from the mean, summed again. (The mean's
-            // own rounding stays below that of x · factor + shift, which is as large as x is far from zero.)
-            const __m256 means = _mm256_set1_ps(mean);
-            __m256 offsets = _mm256_setzero_ps(), offsetSquares = _mm256_setzero_ps();
+            if (first + k >= items) continue;
+            const float *itemX = x + (first + k) * itemLength;
+            float *itemY = y + (first + k) * itemLength;
+            const ptrdiff_t firstChannel = group * channels, lastChannel = firstChannel + channels - 1;
+            group = group + 1 == groupsPerSample ? 0 : group + 1;
+            const float firstFactor = (float)scale[firstChannel] * inverses[k];
+            const float lastFactor = (float)scale[lastChannel] * inverses[k];
+            const __m256 firstFactors = _mm256_set1_ps(firstFactor), lastFactors = _mm256_set1_ps(lastFactor);
+            const __m256 firstShifts = _mm256_set1_ps(fmaf(-means[k], firstFactor, (float)bias[firstChannel]));
+            const __m256 lastShifts = _mm256_set1_ps(fmaf(-means[k], lastFactor, (float)bias[lastChannel]));
 #pragma unroll
             for (int v = 0; v < vectors; v++) {
-                __m256 offset = _mm256_sub_ps(values[v], means);
-                if (v == whole) offset = _mm256_and_ps(offset, _mm256_castsi256_ps(tailLanes));
-                offsets = _mm256_add_ps(offsets, offset);
-                offsetSquares = _mm256_fmadd_ps(offset, offset, offsetSquares);
+                __m256 factor = lastFactors, shift = lastShifts;
+                if (v < split) {
+                    factor = firstFactors;
+                    shift = firstShifts;
+                } else if (v == split) {
+                    factor = _mm256_blendv_ps(lastFactors, firstFactors, splitLanes);
+                    shift = _mm256_blendv_ps(lastShifts, firstShifts, splitLanes);
+                }
+                if (v < whole) {
+                    _mm256_storeu_ps(itemY + 8 * v, _mm256_fmadd_ps(_mm256_loadu_ps(itemX + 8 * v), factor, shift));
+                }
             }
-            float offsetSum, offsetSquareSum;
-            horizontal_sums(offsets, offsetSquares, &offsetSum, &offsetSquareSum);
-            deviations = fmaf(-offsetSum, offsetSum * inverseLength, offsetSquareSum);
-        }
-        // sqrtss itself: sqrtf may call libm for errno, and every vector register is spilled around the call.
-        const float inverse = 1.0f / _mm_cvtss_f32(_mm_sqrt_ss(
-                                         _mm_set_ss((deviations > 0 ? deviations : 0) * inverseLength + epsilon)));
-        const ptrdiff_t first = group * channels, last = first + channels - 1;
-        group = group + 1 == groupsPerSample ? 0 : group + 1;
-        const float firstFactor = (float)scale[first] * inverse, lastFactor = (float)scale[last] * inverse;
-        const __m256 firstFactors = _mm256_set1_ps(firstFactor), lastFactors = _mm256_set1_ps(lastFactor);
-        const __m256 firstShifts = _mm256_set1_ps(fmaf(-mean, firstFactor, (float)bias[first]));
-        const __m256 lastShifts = _mm256_set1_ps(fmaf(-mean, lastFactor, (float)bias[last]));
-#pragma unroll
-        for (int v = 0; v < vectors; v++) {
-            __m256 factor = lastFactors, shift = lastShifts;
-            if (v < split) {
-                factor = firstFactors;
-                shift = firstShifts;
-            } else if (v == split) {
-                factor = _mm256_blendv_ps(lastFactors, firstFactors, splitLanes);
-                shift = _mm256_blendv_ps(lastShifts, firstShifts, splitLanes);
+            // Planes of at least 8 values: the vector that ends the item lies in its last channel.
+            if (whole < vectors) {
+                const ptrdiff_t end = itemLength - 8;
+                const __m256 values = _mm256_loadu_ps(itemX + end);
+                _mm256_storeu_ps(itemY + end, _mm256_fmadd_ps(values, lastFactors, lastShifts));
             }
-            if (v < whole) _mm256_storeu_ps(y + 8 * v, _mm256_fmadd_ps(values[v], factor, shift));
         }
-        // Planes of at least 8 values: the vector that ends the item lies in its last channel.
-        if (whole < vectors) {
-            const ptrdiff_t start = itemLength - 8;
-            _mm256_storeu_ps(y + start, _mm256_fmadd_ps(_mm256_loadu_ps(x + start), lastFactors, lastShifts));
+        if (nextItems > 0) {
+            short_item_moments(x + (first + 8) * itemLength, nextItems < 8 ? nextItems : 8, itemLength, vectors, whole, tailLanes, sums,
+                squares, epsilon, means, inverses);
         }
     }
 }
 
-#define REGISTER_ITEMS_CASE(vectors)                                                                          \
+#define SHORT_ITEMS_CASE(vectors)                                                                             \
     case vectors:                                                                                             \
-        register_items(                                                                                       \
-            x, y, items, itemLength, plane, scale, bias, epsilon, firstGroup, groupsPerSample, vectors);     \
+        short_items(                                                                                          \
+            x, y, items, itemLength, plane, scale, bias, epsilon, firstGroup, groupsPerSample, vectors);       \
         break;
 
-__attribute__((target("avx2,fma"))) void onyx_gn_register_items_f32(
+__attribute__((target("avx2,fma"))) void onyx_gn_short_items_f32(
     const float *x, float *y, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane, const double *scale,
     const double *bias, float epsilon, ptrdiff_t firstGroup, ptrdiff_t groupsPerSample) {
     switch ((itemLength + 7) / 8) {
-        REGISTER_ITEMS_CASE(1)
-        REGISTER_ITEMS_CASE(2)
-        REGISTER_ITEMS_CASE(3)
-        REGISTER_ITEMS_CASE(4)
-        REGISTER_ITEMS_CASE(5)
-        REGISTER_ITEMS_CASE(6)
-        REGISTER_ITEMS_CASE(7)
-        REGISTER_ITEMS_CASE(8)
-        REGISTER_ITEMS_CASE(9)
-        REGISTER_ITEMS_CASE(10)
-        REGISTER_ITEMS_CASE(11)
-        REGISTER_ITEMS_CASE(12)
-        REGISTER_ITEMS_CASE(13)
-        REGISTER_ITEMS_CASE(14)
-        REGISTER_ITEMS_CASE(15)
-        REGISTER_ITEMS_CASE(16)
+        SHORT_ITEMS_CASE(1)
+        SHORT_ITEMS_CASE(2)
+        SHORT_ITEMS_CASE(3)
+        SHORT_ITEMS_CASE(4)
+        SHORT_ITEMS_CASE(5)
+        SHORT_ITEMS_CASE(6)
+        SHORT_ITEMS_CASE(7)
+        SHORT_ITEMS_CASE(8)
+        SHORT_ITEMS_CASE(9)
+        SHORT_ITEMS_CASE(10)
+        SHORT_ITEMS_CASE(11)
+        SHORT_ITEMS_CASE(12)
+        SHORT_ITEMS_CASE(13)
+        SHORT_ITEMS_CASE(14)
+        SHORT_ITEMS_CASE(15)
+        SHORT_ITEMS_CASE(16)
     default:
         __builtin_trap();  // the caller promised at most 128 values
     }

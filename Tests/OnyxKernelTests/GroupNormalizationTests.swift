@@ -35,17 +35,18 @@ final class GroupNormalizationTests: XCTestCase {
     }
 
     func testPlanesOfEveryRemainder() throws {
-        // Plane lengths that leave each kind of remainder after the AVX2 loops' 16- and 8-value steps: items held
-        // in registers (planes of 9, 8, 121 and 64, one or two channels, the second starting within a vector or on
-        // its edge, up to 16 vectors); planes of 9 and of 5 in short items of more channels (taken one after the
-        // other), of 143 and of 5 in items of 256 values or more (interleaved, over several batches), and of 8,189
-        // in items cut into 8,192-value chunks, where one plane starts 3 values before a chunk ends. So each loop's
-        // last partial vector, rewritten or scalar, and its masked sums are checked. Channels-last, samples that
-        // stay in L1 with 8, 12, 64 and 70 channels: rows of whole vectors, of a partial last vector, of whole
-        // 64-channel passes and of one more partial pass.
+        // Plane lengths that leave each kind of remainder after the AVX2 loops' 16- and 8-value steps: short items,
+        // taken eight at a time (planes of 9, 8, 121 and 64, one or two channels, the second starting within a
+        // vector or on its edge, up to 16 vectors; 10, 9, 21 and 9 items, so whole batches and a partial one);
+        // planes of 9 and of 5 in items under 256 values of more channels (taken one after the other), of 143 and of
+        // 5 in items of 256 values or more (interleaved, over several batches), and of 8,189 in items cut into
+        // 8,192-value chunks, where one plane starts 3 values before a chunk ends. So each loop's last partial vector,
+        // rewritten or scalar, and its masked sums are checked. Channels-last, samples that stay in L1 with 8, 12, 64
+        // and 70 channels: rows of whole vectors, of a partial last vector, of whole 64-channel passes and of one
+        // more partial pass.
         var random = SplitMix(seed: 21)
         let cases: [(shape: [Int], groups: Int)] = [
-            ([3, 4, 3, 3], 2), ([2, 6, 8, 1], 3), ([2, 3, 11, 11], 3), ([2, 2, 8, 8], 1),
+            ([5, 4, 3, 3], 2), ([3, 6, 8, 1], 3), ([7, 3, 11, 11], 3), ([9, 2, 8, 8], 1),
             ([6, 8, 3, 3], 2), ([5, 64, 5, 1], 2), ([40, 6, 13, 11], 2), ([30, 64, 5, 1], 1), ([2, 6, 1, 8189], 2),
             ([3, 12, 2, 5], 6), ([2, 70, 3, 3], 7),
         ]
@@ -92,8 +93,8 @@ final class GroupNormalizationTests: XCTestCase {
     }
 
     func testTheFoundingNotesShapeInBothLayouts() throws {
-        // The founding note's example: 1,024 groups of 98 values. With AVX2, channels-first each group is held in
-        // registers, channels-last each sample stays in L1; the Swift loops take it batch by batch. With SiLU, and
+        // The founding note's example: 1,024 groups of 98 values. With AVX2, channels-first the groups go eight at a
+        // time, channels-last each sample stays in L1; the Swift loops take it batch by batch. With SiLU, and
         // far from zero, where the float sums would cancel and must be taken again.
         var random = SplitMix(seed: 9)
         for channelsLast in [false, true] {
@@ -107,13 +108,16 @@ final class GroupNormalizationTests: XCTestCase {
     }
 
     func testVarianceStaysAccurateFarFromZero() throws {
-        // Values 1000 ± 1: E[x²] − E[x]² in Float would keep hardly a digit of the variance.
+        // Values 1000 ± 1: E[x²] − E[x]² in Float would keep hardly a digit of the variance. Long groups, and short
+        // ones in a whole batch of eight and a partial one.
         var random = SplitMix(seed: 3)
-        for channelsLast in [false, true] {
-            let problem = Problem(
-                shape: [2, 4, 33, 31], groups: 2, epsilon: 0, channelsLast: channelsLast, silu: false, dataType: .float,
-                center: 1000, spread: 1)
-            try check(problem, &random, threads: 1, tolerance: 1e-3)
+        for shape in [[2, 4, 33, 31], [5, 4, 3, 3]] {
+            for channelsLast in [false, true] {
+                let problem = Problem(
+                    shape: shape, groups: 2, epsilon: 0, channelsLast: channelsLast, silu: false, dataType: .float,
+                    center: 1000, spread: 1)
+                try check(problem, &random, threads: 1, tolerance: 1e-3)
+            }
         }
     }
 

@@ -32,12 +32,12 @@ void onyx_gn_items_normalize_and_sum_f32(
     ptrdiff_t firstGroup, ptrdiff_t groupsPerSample, float *sums, float *squares);
 
 /// GroupNormalization's channels-first kernel for short items (AVX2, FMA): `items` consecutive items (groups) of
-/// `itemLength` values (at most 128) in one or two planes of `plane` values (at least 8), each read once into
-/// registers (a partial last vector once more, from L1), its mean and variance taken there (again about the mean
-/// when float sums would cancel), and written normalised into `y`: `x · factor + shift` with factor = scale[c] /
-/// √(variance + epsilon) and shift = bias[c] − mean · factor for the plane's channel c in the sample, item i
-/// being group (firstGroup + i) modulo `groupsPerSample` of its sample. `x` and `y` must not overlap.
-void onyx_gn_register_items_f32(
+/// `itemLength` values (at most 128) in one or two planes of `plane` values (at least 8), each read once from memory
+/// (and again from L1), its mean and variance taken from float sums (about the mean when those would cancel), and
+/// written normalised into `y`: `x · factor + shift` with factor = scale[c] / √(variance + epsilon) and shift =
+/// bias[c] − mean · factor for the plane's channel c in the sample, item i being group (firstGroup + i) modulo
+/// `groupsPerSample` of its sample. `x` and `y` must not overlap.
+void onyx_gn_short_items_f32(
     const float *x, float *y, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane, const double *scale,
     const double *bias, float epsilon, ptrdiff_t firstGroup, ptrdiff_t groupsPerSample);
 

@@ -7,7 +7,7 @@ import OnyxCore
 //
 // One engine serves them all, reading the tensor twice and writing it once: a read pass for the statistics, then a
 // read-write pass applying y = a·x + b per channel (a = scale / √(variance + ε), b = bias − mean · a) and the
-// activation. (A group or sample small enough to stay in registers or L1 between the two is read from memory
+// activation. (A group or sample small enough to stay in L1 between the two is read from memory
 // once.) The statistics are moments built chunk by chunk (per group channels-first, per channel channels-last):
 // each chunk's sum and sum of squares, or — when those would cancel, the values lying far from zero compared with
 // their spread — the sums of its deviations from its mean and of their squares, taken again while the chunk is in
@@ -184,9 +184,9 @@ struct GroupNormalizationLayout {
     /// crossover lies between 4 and 8 MiB. The AVX2 loops interleave every input.
     static let interleavedInputBytes = 6 << 20
 
-    /// True when COnyxSIMD's AVX2 loop can hold each item in registers, reading each value once: channels-first
-    /// items of at most 128 values and two channels, planes of at least 8 values.
-    var fitsRegisters: Bool { !channelsLast && itemLength <= 128 && channelsPerGroup <= 2 && spatial >= 8 }
+    /// True when COnyxSIMD's AVX2 loop for short items takes these, eight at a time, reading each value from memory
+    /// once: channels-first items of at most 128 values and two channels, planes of at least 8 values.
+    var shortItems: Bool { !channelsLast && itemLength <= 128 && channelsPerGroup <= 2 && spatial >= 8 }
 
     /// True when COnyxSIMD's AVX2 loop can take a channels-last sample whole — summed, then normalised while L1
     /// still holds it: samples of at most 4,096 values (16 KB), 8 channels or more.

@@ -35,11 +35,11 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
     /// interleaved the two overlap as BatchNormalization's read and write do, while the normalisation's own read
     /// of X finds it in L2. The AVX2 loops interleave always; the Swift loops only small items of large inputs
     /// (see ``GroupNormalizationLayout/interleavedInputBytes``), and otherwise run the passes one after the other.
-    /// Two small cases need no second batch: with the AVX2 loops, items that fit registers and channels-last
+    /// Two small cases need no second batch: with the AVX2 loops, short items and channels-last
     /// samples that fit L1 are each summed and normalised whole, reading memory once.
     private func runPipelined(_ items: Range<Int>) {
-        if vectorizedSteps && layout.fitsRegisters {
-            normalizeInRegisters(items)
+        if vectorizedSteps && layout.shortItems {
+            normalizeShortItems(items)
             return
         }
         if vectorizedSteps && layout.sampleFitsL1 {
@@ -514,8 +514,12 @@ final class Scratch<T: NetFloat>: @unchecked Sendable {
         squares = .allocate(capacity: channels)
     }
 
+    // One by one, as in BatchStatistics.
     deinit {
-        for pointer in [values, centers, sums, squares] { pointer.deallocate() }
+        values.deallocate()
+        centers.deallocate()
+        sums.deallocate()
+        squares.deallocate()
     }
 }
 
@@ -557,11 +561,16 @@ final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
         shifts = .allocate(capacity: items * layout.itemChannels)
     }
 
+    // One by one: an array of the pointers would be allocated, and its generic type looked up, on every run.
     deinit {
         moments.deallocate()
-        for pointer in [floatSums, floatSquares, floatMeans] { pointer.deallocate() }
+        floatSums.deallocate()
+        floatSquares.deallocate()
+        floatMeans.deallocate()
         groupMeans.deallocate()
-        for pointer in [variances, factors, shifts] { pointer.deallocate() }
+        variances.deallocate()
+        factors.deallocate()
+        shifts.deallocate()
     }
 }
 

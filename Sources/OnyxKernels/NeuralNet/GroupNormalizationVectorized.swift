@@ -5,14 +5,14 @@ import OnyxCore
 // them (`VectorExtensions`). Unsafe pointers are cast to Float here, where `vectorizedSteps` guarantees it.
 
 extension GroupNormalizationPass {
-    /// Channels-first items that fit registers (``GroupNormalizationLayout/fitsRegisters``): normalises `items` in
-    /// one call of COnyxSIMD's loop, which reads each item once.
-    func normalizeInRegisters(_ items: Range<Int>) {
+    /// Short channels-first items (``GroupNormalizationLayout/shortItems``): normalises `items` in one call of
+    /// COnyxSIMD's loop, which reads each item from memory once.
+    func normalizeShortItems(_ items: Range<Int>) {
         #if arch(x86_64)
             let offset = items.lowerBound * layout.itemValues
             let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
             parameters.withScaleAndBias { scale, bias in
-                onyx_gn_register_items_f32(
+                onyx_gn_short_items_f32(
                     inputFloats(at: offset), target, items.count, layout.itemLength, layout.spatial,
                     scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), items.lowerBound % layout.groups,
                     layout.groups)
