@@ -514,12 +514,8 @@ final class Scratch<T: NetFloat>: @unchecked Sendable {
         squares = .allocate(capacity: channels)
     }
 
-    // One by one, as in BatchStatistics.
     deinit {
-        values.deallocate()
-        centers.deallocate()
-        sums.deallocate()
-        squares.deallocate()
+        for pointer in [values, centers, sums, squares] { pointer.deallocate() }
     }
 }
 
@@ -561,16 +557,11 @@ final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
         shifts = .allocate(capacity: items * layout.itemChannels)
     }
 
-    // One by one: an array of the pointers would be allocated, and its generic type looked up, on every run.
     deinit {
         moments.deallocate()
-        floatSums.deallocate()
-        floatSquares.deallocate()
-        floatMeans.deallocate()
+        for pointer in [floatSums, floatSquares, floatMeans] { pointer.deallocate() }
         groupMeans.deallocate()
-        variances.deallocate()
-        factors.deallocate()
-        shifts.deallocate()
+        for pointer in [variances, factors, shifts] { pointer.deallocate() }
     }
 }
 
