@@ -224,39 +224,55 @@ __attribute__((target("avx2,fma"))) int onyx_gn_moments_f32(
     return 0;
 }
 
-// The lane sums of one short item of `vectors` vectors (a constant, so that the loop unrolls), and of its squares;
-// the last `whole` < `vectors` vector through a masked load.
+// Vector `v` of a short item of `vectors` vectors: the last one, when partial (`whole` < `vectors`), through a
+// masked load.
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 short_item_vector(
+    const float *x, int v, int whole, __m256i tailLanes) {
+    return v < whole ? _mm256_loadu_ps(x + 8 * v) : _mm256_maskload_ps(x + 8 * v, tailLanes);
+}
+
+// The lane sums of item `item` of `items` short items and of its squares, unrolled over its `vectors` vectors (a
+// constant at each call); zeros past the last item, which pass the cancellation test.
 __attribute__((target("avx2,fma"), always_inline)) static inline void short_item_sums(
-    const float *x, const int vectors, int whole, __m256i tailLanes, __m256 *sum, __m256 *squares) {
+    const float *x, ptrdiff_t item, ptrdiff_t items, ptrdiff_t itemLength, const int vectors, int whole,
+    __m256i tailLanes, __m256 *sum, __m256 *squares) {
     __m256 sums0 = _mm256_setzero_ps(), sums1 = _mm256_setzero_ps();
     __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
+    if (item < items) {
+        x += item * itemLength;
 #pragma unroll
-    for (int v = 0; v < vectors; v++) {
-        const __m256 values = v < whole ? _mm256_loadu_ps(x + 8 * v) : _mm256_maskload_ps(x + 8 * v, tailLanes);
-        if (v % 2 == 0) {
-            sums0 = _mm256_add_ps(sums0, values);
-            squares0 = _mm256_fmadd_ps(values, values, squares0);
-        } else {
-            sums1 = _mm256_add_ps(sums1, values);
-            squares1 = _mm256_fmadd_ps(values, values, squares1);
+        for (int v = 0; v < vectors; v++) {
+            const __m256 values = short_item_vector(x, v, whole, tailLanes);
+            if (v % 2 == 0) {
+                sums0 = _mm256_add_ps(sums0, values);
+                squares0 = _mm256_fmadd_ps(values, values, squares0);
+            } else {
+                sums1 = _mm256_add_ps(sums1, values);
+                squares1 = _mm256_fmadd_ps(values, values, squares1);
+            }
         }
     }
     *sum = _mm256_add_ps(sums0, sums1);
     *squares = _mm256_add_ps(squares0, squares1);
 }
 
-// The means and 1/√(variance + ε) of up to eight short items, `count`, from their lane sums; where the float sums
-// would cancel (or hold NaN), the deviations from each item's mean are summed again, from L1.
+// The means and 1/√(variance + ε) of the short items `first` ..< min(first + 8, items), from their lane sums;
+// where the float sums would cancel (or hold NaN), the deviations from each item's mean are summed again, from L1.
 __attribute__((target("avx2,fma"), always_inline)) static inline void short_item_moments(
-    const float *x, ptrdiff_t count, ptrdiff_t itemLength, const int vectors, int whole, __m256i tailLanes,
-    const __m256 sums[8], const __m256 squares[8], float epsilon, float means[8], float inverses[8]) {
+    const float *x, ptrdiff_t first, ptrdiff_t items, ptrdiff_t itemLength, const int vectors, int whole,
+    __m256i tailLanes, const __m256 sums[8], const __m256 squares[8], float epsilon, float means[8],
+    float inverses[8]) {
     const float inverseLength = 1.0f / (float)itemLength;
     __m256 mean, inverse;
     const int cancels = lane_moments(lane_totals(sums), lane_totals(squares), _mm256_set1_ps(inverseLength),
         _mm256_set1_ps(epsilon), &mean, &inverse);
     _mm256_storeu_ps(means, mean);
-    _mm256_storeu_ps(inverses, inverse);
-    if (!cancels) return;
+    if (!cancels) {
+        _mm256_storeu_ps(inverses, inverse);
+        return;
+    }
+    const ptrdiff_t count = items - first < 8 ? items - first : 8;
+    x += first * itemLength;
     for (ptrdiff_t k = 0; k < count; k++, x += itemLength) {
         // (The mean's own rounding stays below that of x · factor + shift, which is as large as x is far from
         // zero, so it is not taken again.)
@@ -264,8 +280,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void short_item
         __m256 offsets = _mm256_setzero_ps(), offsetSquares = _mm256_setzero_ps();
 #pragma unroll
         for (int v = 0; v < vectors; v++) {
-            const __m256 values = v < whole ? _mm256_loadu_ps(x + 8 * v) : _mm256_maskload_ps(x + 8 * v, tailLanes);
-            __m256 offset = _mm256_sub_ps(values, itemMeans);
+            __m256 offset = _mm256_sub_ps(short_item_vector(x, v, whole, tailLanes), itemMeans);
             if (v == whole) offset = _mm256_and_ps(offset, _mm256_castsi256_ps(tailLanes));
             offsets = _mm256_add_ps(offsets, offset);
             offsetSquares = _mm256_fmadd_ps(offset, offset, offsetSquares);
@@ -296,22 +311,15 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void short_item
     const int split = channels == 2 ? (int)(plane / 8) : vectors;
     const __m256 splitLanes = _mm256_castsi256_ps(first_lanes(plane % 8));
     ptrdiff_t group = firstGroup;
-    // Lanes past the last item sum nothing: zeros, which pass the cancellation test.
     __m256 sums[8], squares[8];
     for (ptrdiff_t k = 0; k < 8; k++) {
-        sums[k] = squares[k] = _mm256_setzero_ps();
-        if (k < items) short_item_sums(x + k * itemLength, vectors, whole, tailLanes, sums + k, squares + k);
+        short_item_sums(x, k, items, itemLength, vectors, whole, tailLanes, sums + k, squares + k);
     }
     float means[8], inverses[8];
-    short_item_moments(
-        x, items < 8 ? items : 8, itemLength, vectors, whole, tailLanes, sums, squares, epsilon, means, inverses);
+    short_item_moments(x, 0, items, itemLength, vectors, whole, tailLanes, sums, squares, epsilon, means, inverses);
     for (ptrdiff_t first = 0; first < items; first += 8) {
-        const ptrdiff_t nextItems = items - first - 8;
         for (ptrdiff_t k = 0; k < 8; k++) {
-            sums[k] = squares[k] = _mm256_setzero_ps();
-            if (k < nextItems) {
-                short_item_sums(x + (first + 8 + k) * itemLength, vectors, whole, tailLanes, sums + k, squares + k);
-            }
+            short_item_sums(x, first + 8 + k, items, itemLength, vectors, whole, tailLanes, sums + k, squares + k);
             if (first + k >= items) continue;
             const float *itemX = x + (first + k) * itemLength;
             float *itemY = y + (first + k) * itemLength;
@@ -343,9 +351,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void short_item
                 _mm256_storeu_ps(itemY + end, _mm256_fmadd_ps(values, lastFactors, lastShifts));
             }
         }
-        if (nextItems > 0) {
-            short_item_moments(x + (first + 8) * itemLength, nextItems < 8 ? nextItems : 8, itemLength, vectors, whole, tailLanes, sums,
-                squares, epsilon, means, inverses);
+        if (first + 8 < items) {
+            short_item_moments(
+                x, first + 8, items, itemLength, vectors, whole, tailLanes, sums, squares, epsilon, means, inverses);
         }
     }
 }

@@ -26,6 +26,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void horizontal
 
 // Eight lanes' means and 1/√(variance + ε) from their sums and sums of squares over 1/inverseCount values; 1
 // when some lane's sums would lose too much to cancellation (NaN too, which is then computed exactly), else 0.
+// `*mean` is written either way, `*inverse` only with 0.
 __attribute__((target("avx2,fma"), always_inline)) static inline int lane_moments(
     __m256 sum, __m256 square, __m256 inverseCount, __m256 epsilons, __m256 *mean, __m256 *inverse) {
     *mean = _mm256_mul_ps(sum, inverseCount);

@@ -77,6 +77,15 @@ final class GroupNormalizationTests: XCTestCase {
         try check(manyGroups, &random, threads: 2)
     }
 
+    func testShortItemsSplitAcrossThreads() throws {
+        // 4,123 channels-first items of 128 values on two threads: the second range starts at group 15 of a sample,
+        // and each range ends in a partial batch of eight.
+        var random = SplitMix(seed: 17)
+        let problem = Problem(
+            shape: [133, 62, 8, 8], groups: 31, epsilon: 1e-5, channelsLast: false, silu: true, dataType: .float)
+        try check(problem, &random, threads: 2)
+    }
+
     func testLargeInputsInterleaveTheNextBatchsStatistics() throws {
         // Over 6 MiB with small groups: the next batch's moments are summed while this batch is normalised
         // (channels-first Float step by step; channels-last and float16 a chunk at a time, or with AVX2 a block of
@@ -109,9 +118,9 @@ final class GroupNormalizationTests: XCTestCase {
 
     func testVarianceStaysAccurateFarFromZero() throws {
         // Values 1000 ± 1: E[x²] − E[x]² in Float would keep hardly a digit of the variance. Long groups, and short
-        // ones in a whole batch of eight and a partial one.
+        // ones in a whole batch of eight and a partial one, and in a partial batch alone.
         var random = SplitMix(seed: 3)
-        for shape in [[2, 4, 33, 31], [5, 4, 3, 3]] {
+        for shape in [[2, 4, 33, 31], [5, 4, 3, 3], [3, 4, 3, 3]] {
             for channelsLast in [false, true] {
                 let problem = Problem(
                     shape: shape, groups: 2, epsilon: 0, channelsLast: channelsLast, silu: false, dataType: .float,

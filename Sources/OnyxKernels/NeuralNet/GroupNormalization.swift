@@ -7,12 +7,12 @@ import OnyxCore
 //
 // One engine serves them all, reading the tensor twice and writing it once: a read pass for the statistics, then a
 // read-write pass applying y = a·x + b per channel (a = scale / √(variance + ε), b = bias − mean · a) and the
-// activation. (A group or sample small enough to stay in L1 between the two is read from memory
-// once.) The statistics are moments built chunk by chunk (per group channels-first, per channel channels-last):
-// each chunk's sum and sum of squares, or — when those would cancel, the values lying far from zero compared with
-// their spread — the sums of its deviations from its mean and of their squares, taken again while the chunk is in
-// L1. Chunks merge in Double (Chan, Golub and LeVeque), so the variance stays accurate for any offset, and
-// half-precision inputs accumulate in Float.
+// activation. (A group or sample small enough to stay in L1 between the two is read from memory once.) The
+// statistics are moments built chunk by chunk (per group channels-first, per channel channels-last): each chunk's
+// sum and sum of squares, or — when those would cancel, the values lying far from zero compared with their spread —
+// the sums of its deviations from its mean and of their squares, taken again while the chunk is in L1. Chunks merge
+// in Double (Chan, Golub and LeVeque), so the variance stays accurate for any offset, and half-precision inputs
+// accumulate in Float.
 //
 // The work goes in items: a (sample, group) channels-first, whose values are one contiguous run, and a whole sample
 // channels-last, where every row interleaves all groups (read row by row with per-channel vectors; no transpose is

@@ -35,8 +35,8 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
     /// interleaved the two overlap as BatchNormalization's read and write do, while the normalisation's own read
     /// of X finds it in L2. The AVX2 loops interleave always; the Swift loops only small items of large inputs
     /// (see ``GroupNormalizationLayout/interleavedInputBytes``), and otherwise run the passes one after the other.
-    /// Two small cases need no second batch: with the AVX2 loops, short items and channels-last
-    /// samples that fit L1 are each summed and normalised whole, reading memory once.
+    /// Two small cases go whole to one AVX2 loop, which reads memory once: short items, eight at a time, and
+    /// channels-last samples that fit L1, one at a time.
     private func runPipelined(_ items: Range<Int>) {
         if vectorizedSteps && layout.shortItems {
             normalizeShortItems(items)
@@ -557,6 +557,8 @@ final class BatchStatistics<T: NetFloat>: @unchecked Sendable {
         shifts = .allocate(capacity: items * layout.itemChannels)
     }
 
+    // (Freeing these one by one, without the arrays, moved glibc's heap layout enough to slow the next large
+    // allocations: commit 465b78d.)
     deinit {
         moments.deallocate()
         for pointer in [floatSums, floatSquares, floatMeans] { pointer.deallocate() }
