@@ -50,6 +50,9 @@ public final class Session: Sendable {
     public let graph: Graph
     private let plan: Plan
     private let options: SessionOptions
+    /// The graph's inputs by name, and those a caller must supply: looked up on every run, so built once.
+    private let declaredInputs: [String: ValueInfo]
+    private let requiredInputs: [ValueInfo]
 
     /// Loads the `.onnx` file at `path` and plans it.
     public convenience init(contentsOf path: String, options: SessionOptions = SessionOptions()) throws {
@@ -72,6 +75,8 @@ public final class Session: Sendable {
             try Plan(graph: graph, registry: options.registry, logger: options.logger)
         }
         self.graph = graph
+        declaredInputs = Dictionary(graph.inputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        requiredInputs = graph.requiredInputs
     }
 
     /// `graph` as a session built with `options` runs it: lowered, constants folded, fused and with types
@@ -132,7 +137,7 @@ public final class Session: Sendable {
     }
 
     /// The inputs a caller must supply.
-    public var inputs: [ValueInfo] { graph.requiredInputs }
+    public var inputs: [ValueInfo] { requiredInputs }
     /// The outputs `run` returns.
     public var outputs: [ValueInfo] { graph.outputs }
 
@@ -165,11 +170,11 @@ public final class Session: Sendable {
     }
 
     private func validate(_ feeds: [String: Value]) throws {
-        let declared = Dictionary(graph.inputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for name in feeds.keys.sorted() where declared[name] == nil {
-            throw RuntimeError.unknownInput(name, expected: graph.requiredInputs.map(\.name))
+        // The first unknown name in sorted order, so that the error is the same from run to run.
+        if let name = feeds.keys.filter({ declaredInputs[$0] == nil }).min() {
+            throw RuntimeError.unknownInput(name, expected: requiredInputs.map(\.name))
         }
-        for input in graph.requiredInputs {
+        for input in requiredInputs {
             guard let value = feeds[input.name] else { throw RuntimeError.missingInput(input.name, expected: input.type) }
             try Self.check(value, against: input)
         }

@@ -22,16 +22,18 @@ extension GroupNormalizationPass {
     }
 
     /// Channels-last samples that fit L1 (``GroupNormalizationLayout/sampleFitsL1``): sums and normalises `sample`
-    /// in one call of COnyxSIMD; false, with nothing written, when some group's float sums would cancel.
-    func normalizeSample(_ sample: Int, _ statistics: BatchStatistics<T>) -> Bool {
+    /// in one call of COnyxSIMD, whose per-channel sums, squares, factors and shifts go to `workspace`
+    /// (``sampleWorkspaceFloats`` of them); false, with nothing written, when some group's float sums would cancel.
+    func normalizeSample(_ sample: Int, workspace: UnsafeMutablePointer<Float>) -> Bool {
         #if arch(x86_64)
             let offset = sample * layout.itemValues
             let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            let channels = layout.channels
             let normalized = parameters.withScaleAndBias { scale, bias in
                 onyx_gn_sample_f32(
-                    inputFloats(at: offset), target, layout.spatial, layout.channels, layout.channelsPerGroup,
-                    scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), statistics.floatSums,
-                    statistics.floatSquares, floats(statistics.factors), floats(statistics.shifts)) == 0
+                    inputFloats(at: offset), target, layout.spatial, channels, layout.channelsPerGroup,
+                    scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), workspace, workspace + channels,
+                    workspace + 2 * channels, workspace + 3 * channels) == 0
             }
             if normalized && parameters.silu { applySiLU(target, count: layout.itemValues) }
             return normalized
@@ -39,6 +41,9 @@ extension GroupNormalizationPass {
             return false
         #endif
     }
+
+    /// The Floats ``normalizeSample(_:workspace:)`` works in.
+    var sampleWorkspaceFloats: Int { 4 * layout.channels }
 
     /// Channels-first with float sums, in one call of COnyxSIMD's loop over whole items: normalises the items of
     /// `batch` with the batch's float means and inverses, and writes the float sums and sums of squares of the
