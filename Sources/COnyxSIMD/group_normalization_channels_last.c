@@ -156,15 +156,45 @@ __attribute__((target("avx2,fma"), always_inline)) static inline int small_group
     return 0;
 }
 
+// Groups of two channels, sixteen channels (eight groups) at a time: the groups' totals side by side in one vector,
+// so that each group's square root and division is taken once rather than once per channel, then spread back over
+// the channels. 1 when some group's sums would cancel, else 0.
+__attribute__((target("avx2,fma"), always_inline)) static inline int channel_pair_vectors(
+    const float *sums, const float *squares, const double *scale, const double *bias, __m256 inverseCount,
+    __m256 epsilons, float *factors, float *shifts) {
+    // Lanes: groups 0, 1, 4, 5 in the low half, 2, 3, 6, 7 in the high one.
+    const __m256 groupSums = _mm256_hadd_ps(_mm256_loadu_ps(sums), _mm256_loadu_ps(sums + 8));
+    const __m256 groupSquares = _mm256_hadd_ps(_mm256_loadu_ps(squares), _mm256_loadu_ps(squares + 8));
+    __m256 mean, inverse;
+    if (lane_moments(groupSums, groupSquares, inverseCount, epsilons, &mean, &inverse)) return 1;
+    for (int half = 0; half < 2; half++) {
+        // Each group's lane twice: groups 0–3 for the first eight channels, 4–7 for the next.
+        const __m256 means = half ? _mm256_unpackhi_ps(mean, mean) : _mm256_unpacklo_ps(mean, mean);
+        const __m256 inverses = half ? _mm256_unpackhi_ps(inverse, inverse) : _mm256_unpacklo_ps(inverse, inverse);
+        const __m256 factor = _mm256_mul_ps(load_doubles(scale + 8 * half), inverses);
+        _mm256_storeu_ps(factors + 8 * half, factor);
+        _mm256_storeu_ps(shifts + 8 * half, _mm256_fnmadd_ps(means, factor, load_doubles(bias + 8 * half)));
+    }
+    return 0;
+}
+
 // Groups that fit a vector (channelsPerGroup dividing 8): eight channels at a time, each lane computing its own
-// group's moments from its group's sums gathered within the vector, with no folding or spreading in memory.
+// group's moments from its group's sums gathered within the vector, with no folding or spreading in memory; pairs of
+// channels sixteen at a time, by `channel_pair_vectors`.
 __attribute__((target("avx2,fma"))) static int small_group_coefficients(
     const float *sums, const float *squares, ptrdiff_t samples, ptrdiff_t channels, ptrdiff_t channelsPerGroup,
     ptrdiff_t rows, const double *scale, const double *bias, float epsilon, float *factors, float *shifts) {
     const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)(rows * channelsPerGroup));
     const __m256 epsilons = _mm256_set1_ps(epsilon);
     for (ptrdiff_t sample = 0; sample < samples; sample++) {
-        for (ptrdiff_t channel = 0; channel < channels; channel += 8) {
+        ptrdiff_t channel = 0;
+        for (; channelsPerGroup == 2 && channel + 16 <= channels; channel += 16) {
+            const ptrdiff_t at = sample * channels + channel;
+            if (channel_pair_vectors(sums + at, squares + at, scale + channel, bias + channel, inverseCount, epsilons,
+                    factors + at, shifts + at))
+                return 1;
+        }
+        for (; channel < channels; channel += 8) {
             const ptrdiff_t at = sample * channels + channel, count = channels - channel < 8 ? channels - channel : 8;
             if (small_group_vector(
                     sums + at, squares + at, count, channelsPerGroup, scale + channel, bias + channel, inverseCount,

@@ -41,14 +41,14 @@ final class GroupNormalizationTests: XCTestCase {
         // planes of 9 and of 5 in items under 256 values of more channels (taken one after the other), of 143 and of
         // 5 in items of 256 values or more (interleaved, over several batches), and of 8,189 in items cut into
         // 8,192-value chunks, where one plane starts 3 values before a chunk ends. So each loop's last partial vector,
-        // rewritten or scalar, and its masked sums are checked. Channels-last, samples that stay in L1 with 8, 12, 64
-        // and 70 channels: rows of whole vectors, of a partial last vector, of whole 64-channel passes and of one
-        // more partial pass.
+        // rewritten or scalar, and its masked sums are checked. Channels-last, samples that stay in L1 with 8, 12, 64,
+        // 70 and 24 channels: rows of whole vectors, of a partial last vector, of whole 64-channel passes and of one
+        // more partial pass; groups of two channels sixteen at a time, then eight.
         var random = SplitMix(seed: 21)
         let cases: [(shape: [Int], groups: Int)] = [
             ([5, 4, 3, 3], 2), ([3, 6, 8, 1], 3), ([7, 3, 11, 11], 3), ([9, 2, 8, 8], 1),
             ([6, 8, 3, 3], 2), ([5, 64, 5, 1], 2), ([40, 6, 13, 11], 2), ([30, 64, 5, 1], 1), ([2, 6, 1, 8189], 2),
-            ([3, 12, 2, 5], 6), ([2, 70, 3, 3], 7),
+            ([3, 12, 2, 5], 6), ([2, 70, 3, 3], 7), ([2, 24, 3, 3], 12),
         ]
         for (shape, groups) in cases {
             for channelsLast in [false, true] {
