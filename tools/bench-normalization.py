@@ -17,10 +17,7 @@ stream" is the streaming pass's time over the op's time on the same bytes. "× B
 "× op21" are medians of per-round ratios, each of two times measured in the same round, because the shared
 machine's speed drifts more between minutes than within a round.
 
-On one thread it also times tools/memory-floor.c for each shape whose groups are read twice (more than 128 values;
-shorter ones are read from memory once): a bare pass with the traffic of Onyx's interleaved loop (the next group
-read while this one is read again and written) over a bare affine pass, both without the normalisation's
-arithmetic — the least "× BN" that loop can reach on this machine.
+On one thread it also runs tools/memory-floor.c (see its header) for each shape whose groups are read twice.
 
 Writes docs/normalization-benchmark.md (tables, machine facts, the command) and docs/normalization-benchmark.svg.
 
@@ -71,18 +68,27 @@ def build_memory_floor(folder):
 def memory_floor(binary, shape, rounds):
     """tools/memory-floor.c's ratios to its affine pass, on one thread, for the groups of `shape`: {"ratio": the
     two-read pass's, "one_after_the_other_ratio": …}; None for groups of at most 128 values, which Onyx reads from
-    memory once."""
-    n, c, h, w = shape
-    groups = groups_for(c)
-    if c // groups * h * w <= 128:
+    memory once (GroupNormalizationLayout.shortItems, which also asks one or two planes of 8 or more: true of
+    every shape here)."""
+    if group_values(shape) <= 128:
         return None
-    result = subprocess.run([binary, str(n * groups), str(c // groups * h * w), str(rounds)], check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run([binary, str(shape[0] * groups_for(shape[1])), str(group_values(shape)), str(rounds)],
+                            check=True, capture_output=True, text=True)
     return json.loads(result.stdout)
 
 
 def groups_for(channels):
     return 32 if channels >= 32 else channels
+
+
+def group_values(shape):
+    """The values of one GroupNormalization group of `shape` (N, C, H, W)."""
+    n, c, h, w = shape
+    return c // groups_for(c) * h * w
+
+
+def label(shape):
+    return ",".join(map(str, shape))
 
 
 def save(path, nodes, initializers, input_shape, output_shape, opset):
@@ -269,16 +275,9 @@ def optimized_histogram(infer, model):
     return ", ".join(lines)
 
 
-def machine_facts(threads_list):
-    cpu, flags = "unknown", set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and cpu == "unknown":
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    caches = []
+def data_caches():
+    """{level: size as sysfs spells it, e.g. "512K"} of the first CPU's data and unified caches."""
+    caches = {}
     base = "/sys/devices/system/cpu/cpu0/cache"
     for index in sorted(os.listdir(base)) if os.path.isdir(base) else []:
         try:
@@ -291,13 +290,26 @@ def machine_facts(threads_list):
         except OSError:
             continue
         if kind != "Instruction":
-            caches.append(f"L{level} {size}")
+            caches[level] = size
+    return caches
+
+
+def machine_facts(threads_list):
+    cpu, flags = "unknown", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and cpu == "unknown":
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     if subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                       text=True).stdout.strip():
         commit += " with local changes"
     return {
-        "cpu": cpu, "AVX2 and FMA": "yes" if {"avx2", "fma"} <= flags else "no", "logical CPUs": os.cpu_count(), "caches (per core / shared)": ", ".join(caches),
+        "cpu": cpu, "AVX2 and FMA": "yes" if {"avx2", "fma"} <= flags else "no", "logical CPUs": os.cpu_count(),
+        "caches (per core / shared)": ", ".join(f"L{level} {size}" for level, size in data_caches().items()),
         "threads measured": ", ".join(map(str, threads_list)), "OS": platform.platform(),
         "ONNX Runtime": onnxruntime.__version__, "Onyx commit": commit or "unknown",
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -341,31 +353,34 @@ def shape_table(shape, results, threads_list, is_note):
     return lines
 
 
-def target_table(shape_results, threads_list):
-    lines = ["| shape | GN row | threads | × BN (≤ 1.2) | % of stream (≥ 70%) | ORT / Onyx (≥ 2) |",
-             "|---|---|---:|---:|---:|---:|"]
+def gn_rows(shape_results, threads_list):
+    """(shape, row, threads, entry) of every fused GroupNormalization row measured in this run."""
     for shape, results in shape_results:
         for row in ("GN fused", "GN note NHWC"):
             for t in threads_list:
                 entry = results.get((row, t))
-                if not entry or entry["onyx"] is None:
-                    continue
-                onyx, ort = entry["onyx"], entry["ort"]
-                ratio, stream = entry["x_bn"], 100 * entry["of_stream"]
-                speedup = ort / onyx
-                lines.append(
-                    f"| {','.join(map(str, shape))} | {row} | {t} | {ratio:.2f} {'✔' if ratio <= 1.2 else '✘'} | "
-                    f"{stream:.0f}% {'✔' if stream >= 70 else '✘'} | {speedup:.1f}× {'✔' if speedup >= 2 else '✘'} |")
+                if entry and entry["onyx"] is not None and entry["x_bn"] is not None:
+                    yield shape, row, t, entry
+
+
+def target_table(shape_results, threads_list):
+    lines = ["| shape | GN row | threads | × BN (≤ 1.2) | % of stream (≥ 70%) | ORT / Onyx (≥ 2) |",
+             "|---|---|---:|---:|---:|---:|"]
+    for shape, row, t, entry in gn_rows(shape_results, threads_list):
+        ratio, stream, speedup = entry["x_bn"], 100 * entry["of_stream"], entry["ort"] / entry["onyx"]
+        lines.append(
+            f"| {label(shape)} | {row} | {t} | {ratio:.2f} {'✔' if ratio <= 1.2 else '✘'} | "
+            f"{stream:.0f}% {'✔' if stream >= 70 else '✘'} | {speedup:.1f}× {'✔' if speedup >= 2 else '✘'} |")
     return lines
 
 
 def missed_targets(shape_results, threads_list):
-    """One sentence naming the rows of this run above 1.2× BatchNormalization."""
-    missed = [f"{','.join(map(str, shape))} {row} at {t}T ({results[(row, t)]['x_bn']:.2f}×)"
-              for shape, results in shape_results for row in ("GN fused", "GN note NHWC") for t in threads_list
-              if (row, t) in results and results[(row, t)]["x_bn"] and results[(row, t)]["x_bn"] > 1.2]
-    return ("In this run every GroupNormalization row met the 1.2× target." if not missed else
-            "In this run these rows missed the 1.2× target: " + "; ".join(missed) + ".")
+    """One sentence naming the rows of this run above 1.2× BatchNormalization, or none, among those measured."""
+    measured = list(gn_rows(shape_results, threads_list))
+    missed = [f"{label(shape)} {row} at {t}T ({entry['x_bn']:.2f}×)" for shape, row, t, entry in measured
+              if entry["x_bn"] > 1.2]
+    return (f"In this run every GroupNormalization row measured ({len(measured)}) met the 1.2× target." if not missed
+            else "In this run these rows missed the 1.2× target: " + "; ".join(missed) + ".")
 
 
 def sweep_table(sweep, threads_list):
@@ -541,11 +556,10 @@ def floor_table(shape_results, floors):
     lines = ["| shape | values a group | two-read floor × affine (1T) | one after the other × affine (1T) | "
              "GN fused × BN (1T) |", "|---|---:|---:|---:|---:|"]
     for shape, results in shape_results:
-        n, c, h, w = shape
         entry = results.get(("GN fused", 1))
         if shape in floors and entry and entry["x_bn"]:
             floor = floors[shape]
-            lines.append(f"| {','.join(map(str, shape))} | {c // groups_for(c) * h * w:,} | {floor['ratio']:.2f} | "
+            lines.append(f"| {label(shape)} | {group_values(shape):,} | {floor['ratio']:.2f} | "
                          f"{floor['one_after_the_other_ratio']:.2f} | {entry['x_bn']:.2f} |")
     return lines
 
@@ -579,6 +593,8 @@ def write_report(folder, command, facts, shape_results, floors, sweep, unet, thr
               "otherwise runs the passes one after the other (about BatchNormalization plus one read of X).", "",
               missed_targets(shape_results, threads_list), ""]
     if floors:
+        largest = max(floors, key=group_values)
+        largest_group = group_values(largest)
         lines += ["What two reads cost on one core. For groups of more than 128 values, `tools/memory-floor.c` "
                   "times on one thread a bare pass with the traffic of Onyx's interleaved loop (each group read "
                   "again and written while the next group is read) against a bare affine pass (one read, one write, "
@@ -586,13 +602,15 @@ def write_report(folder, command, facts, shape_results, floors, sweep, unet, thr
                   "least × BN that Onyx's loop can reach on this machine; a ratio above 1.2 puts the target out of "
                   "its reach at one thread (the ops' fixed costs, allocating Y and dispatching, which both ops pay, "
                   "narrow the measured ratio a little). The second read finds a group in L2 only while the group "
-                  "read, the group read again and the group written fit there together: 3 × 160 KB for (1, 320, "
-                  "64, 64), against a 512 KB L2 on the machine of the committed run. The same reads one after the "
+                  "read, the group read again and the group written fit there together: "
+                  f"3 × {largest_group * 4 // 1024} KB for ({', '.join(map(str, largest))}), against an L2 of "
+                  f"{data_caches().get('2', 'unknown size')} here. The same reads one after the "
                   "other (each group read, then read again and written) are timed too. A kernel that meets the "
                   "target where both exceed 1.2 would have to read X once, which for groups larger than L1 means "
                   "taking the statistics where X is produced, in the op before.", ""]
         lines += floor_table(shape_results, floors) + [""]
-    lines += ["In (32, 64, 7, 7) a group holds 98 values. Channels-first, groups this small (at most 128 values in "
+    lines += [f"In ({', '.join(map(str, NOTE_SHAPE))}) a group holds {group_values(NOTE_SHAPE)} values. "
+              "Channels-first, groups this small (at most 128 values in "
               "one or two planes) go eight at a time: while one batch of eight is normalised from L1, the next is "
               "read and summed, and the eight groups' means and 1/σ are then taken side by side in one vector, so "
               "the square roots and divisions overlap the next batch's loads. X comes from memory once. "

@@ -115,7 +115,7 @@ __attribute__((target("avx2,fma"))) static void lane_sums(
         squares1 = _mm256_fmadd_ps(high, high, squares1);
     }
     for (; i < length; i += 8) {
-        const __m256 last = _mm256_maskload_ps(values + i, first_lanes(length - i < 8 ? length - i : 8));
+        const __m256 last = _mm256_maskload_ps(values + i, first_lanes(length - i));
         sums0 = _mm256_add_ps(sums0, last);
         squares0 = _mm256_fmadd_ps(last, last, squares0);
     }
@@ -178,7 +178,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void items_step
             if (item < nextItems) lane_sums(next + offset, itemLength, itemSums + k, itemSquares + k);
         }
         if (first < nextItems) {
-            const __m256i stored = first_lanes(nextItems - first < 8 ? nextItems - first : 8);
+            const __m256i stored = first_lanes(nextItems - first);
             _mm256_maskstore_ps(sums + first, stored, lane_totals(itemSums));
             _mm256_maskstore_ps(squares + first, stored, lane_totals(itemSquares));
         }
@@ -207,19 +207,13 @@ __attribute__((target("avx2,fma"))) int onyx_gn_moments_f32(
     const __m256 inverseCount = _mm256_set1_ps(1.0f / (float)count), epsilons = _mm256_set1_ps(epsilon);
     for (ptrdiff_t first = 0; first < groups; first += 8) {
         // Past the end the lanes load zeros, which pass the cancellation test.
-        const int whole = groups - first >= 8;
-        const __m256i used = first_lanes(whole ? 8 : groups - first);
-        const __m256 sum = whole ? _mm256_loadu_ps(sums + first) : _mm256_maskload_ps(sums + first, used);
-        const __m256 square = whole ? _mm256_loadu_ps(squares + first) : _mm256_maskload_ps(squares + first, used);
+        const ptrdiff_t count = groups - first;
         __m256 mean, inverse;
-        if (lane_moments(sum, square, inverseCount, epsilons, &mean, &inverse)) return 1;
-        if (whole) {
-            _mm256_storeu_ps(means + first, mean);
-            _mm256_storeu_ps(inverses + first, inverse);
-        } else {
-            _mm256_maskstore_ps(means + first, used, mean);
-            _mm256_maskstore_ps(inverses + first, used, inverse);
-        }
+        if (lane_moments(load_first(sums + first, count), load_first(squares + first, count), inverseCount, epsilons,
+                &mean, &inverse))
+            return 1;
+        store_first(means + first, count, mean);
+        store_first(inverses + first, count, inverse);
     }
     return 0;
 }
@@ -367,6 +361,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void short_item
 __attribute__((target("avx2,fma"))) void onyx_gn_short_items_f32(
     const float *x, float *y, ptrdiff_t items, ptrdiff_t itemLength, ptrdiff_t plane, const double *scale,
     const double *bias, float epsilon, ptrdiff_t firstGroup, ptrdiff_t groupsPerSample) {
+    // The split between two channels assumes one or two planes, and the rewritten end vector a plane of 8 or more.
+    if (plane < 8 || (itemLength != plane && itemLength != 2 * plane)) __builtin_trap();
     switch ((itemLength + 7) / 8) {
         SHORT_ITEMS_CASE(1)
         SHORT_ITEMS_CASE(2)

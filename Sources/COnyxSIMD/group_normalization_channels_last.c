@@ -65,7 +65,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void all_rows(
         float total = 0, square = 0;
         for (ptrdiff_t row = 0; row < rows; row++) {
             const ptrdiff_t index = row * width + column;
-            if (normalize) y[index] = x[index] * factors[column] + shifts[column];
+            if (normalize) y[index] = fmaf(x[index], factors[column], shifts[column]);
             if (sum) {
                 total += next[index];
                 square += next[index] * next[index];
@@ -121,38 +121,23 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256 group_to
 __attribute__((target("avx2,fma"), always_inline)) static inline int small_group_vector(
     const float *sums, const float *squares, ptrdiff_t count, ptrdiff_t channelsPerGroup, const double *scale,
     const double *bias, __m256 inverseCount, __m256 epsilons, float *factors, float *shifts) {
-    __m256 sum, square, scales, biases;
-    const __m256i used = first_lanes(count);
-    if (count == 8) {
-        sum = _mm256_loadu_ps(sums);
-        square = _mm256_loadu_ps(squares);
-        scales = load_doubles(scale);
-        biases = load_doubles(bias);
-    } else {
-        // Lanes past the end load zeros, which pass the cancellation test.
-        double lastScale[8] = {0}, lastBias[8] = {0};
+    // Lanes past the end load zeros, which pass the cancellation test.
+    double lastScale[8] = {0}, lastBias[8] = {0};
+    if (count < 8) {
         for (ptrdiff_t k = 0; k < count; k++) {
             lastScale[k] = scale[k];
             lastBias[k] = bias[k];
         }
-        sum = _mm256_maskload_ps(sums, used);
-        square = _mm256_maskload_ps(squares, used);
-        scales = load_doubles(lastScale);
-        biases = load_doubles(lastBias);
+        scale = lastScale;
+        bias = lastBias;
     }
     __m256 mean, inverse;
-    if (lane_moments(
-            group_totals(sum, channelsPerGroup), group_totals(square, channelsPerGroup), inverseCount, epsilons,
-            &mean, &inverse))
+    if (lane_moments(group_totals(load_first(sums, count), channelsPerGroup),
+            group_totals(load_first(squares, count), channelsPerGroup), inverseCount, epsilons, &mean, &inverse))
         return 1;
-    const __m256 factor = _mm256_mul_ps(scales, inverse), shift = _mm256_fnmadd_ps(mean, factor, biases);
-    if (count == 8) {
-        _mm256_storeu_ps(factors, factor);
-        _mm256_storeu_ps(shifts, shift);
-    } else {
-        _mm256_maskstore_ps(factors, used, factor);
-        _mm256_maskstore_ps(shifts, used, shift);
-    }
+    const __m256 factor = _mm256_mul_ps(load_doubles(scale), inverse);
+    store_first(factors, count, factor);
+    store_first(shifts, count, _mm256_fnmadd_ps(mean, factor, load_doubles(bias)));
     return 0;
 }
 
@@ -215,7 +200,8 @@ __attribute__((target("avx2,fma"))) int onyx_gn_coefficients_f32(
         return small_group_coefficients(
             sums, squares, samples, channels, channelsPerGroup, rows, scale, bias, epsilon, factors, shifts);
     enum { tileChannels = 512 };
-    // Whole groups per tile: at least one, since channelsPerGroup ≤ 512.
+    if (channelsPerGroup > tileChannels) return 1;  // wider than a tile: for the caller to compute exactly
+    // Whole groups per tile: at least one.
     const ptrdiff_t tileGroups = tileChannels / channelsPerGroup, groups = channels / channelsPerGroup;
     const ptrdiff_t count = rows * channelsPerGroup;
     float groupSums[tileChannels], groupSquares[tileChannels], groupMeans[tileChannels], groupInverses[tileChannels];
@@ -250,13 +236,6 @@ __attribute__((target("avx2,fma"))) int onyx_gn_coefficients_f32(
     return 0;
 }
 
-// Lanes 0 ..< count of each of the 8 vectors from column `first` on, among `width` columns.
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256i column_lanes(
-    ptrdiff_t first, ptrdiff_t width) {
-    const ptrdiff_t count = width - first;
-    return first_lanes(count < 0 ? 0 : count < 8 ? count : 8);
-}
-
 // One pass of `column_sums` over 64 columns from `column` on; `masked` (a constant at each call) when fewer remain.
 __attribute__((target("avx2,fma"), always_inline)) static inline void column_sums_pass(
     const float *values, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t column, float *sums, float *squares,
@@ -266,7 +245,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void column_sum
     for (ptrdiff_t row = 0; row < rows; row++) {
         const float *at = values + row * width + column;
         for (int k = 0; k < 8; k++) {
-            const __m256 value = masked ? _mm256_maskload_ps(at + 8 * k, column_lanes(column + 8 * k, width))
+            const __m256 value = masked ? _mm256_maskload_ps(at + 8 * k, first_lanes(width - column - 8 * k))
                                         : _mm256_loadu_ps(at + 8 * k);
             sum[k] = _mm256_add_ps(sum[k], value);
             square[k] = _mm256_fmadd_ps(value, value, square[k]);
@@ -274,8 +253,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void column_sum
     }
     for (int k = 0; k < 8; k++) {
         if (masked) {
-            _mm256_maskstore_ps(sums + column + 8 * k, column_lanes(column + 8 * k, width), sum[k]);
-            _mm256_maskstore_ps(squares + column + 8 * k, column_lanes(column + 8 * k, width), square[k]);
+            _mm256_maskstore_ps(sums + column + 8 * k, first_lanes(width - column - 8 * k), sum[k]);
+            _mm256_maskstore_ps(squares + column + 8 * k, first_lanes(width - column - 8 * k), square[k]);
         } else {
             _mm256_storeu_ps(sums + column + 8 * k, sum[k]);
             _mm256_storeu_ps(squares + column + 8 * k, square[k]);
@@ -323,7 +302,10 @@ __attribute__((target("avx2,fma"))) static void normalize_columns(
 
 __attribute__((target("avx2,fma"))) int onyx_gn_sample_f32(
     const float *x, float *y, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t channelsPerGroup, const double *scale,
-    const double *bias, float epsilon, float *sums, float *squares, float *factors, float *shifts) {
+    const double *bias, float epsilon, float *workspace) {
+    if (width < 8) return 1;  // normalize_columns' last vector must lie within the row
+    float *sums = workspace, *squares = workspace + width, *factors = workspace + 2 * width;
+    float *shifts = workspace + 3 * width;
     column_sums(x, rows, width, sums, squares);
     if (onyx_gn_coefficients_f32(
             sums, squares, 1, width, channelsPerGroup, rows, scale, bias, epsilon, factors, shifts))

@@ -6,12 +6,27 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
-#include <stdint.h>
 
-// Lanes 0 ..< count of a mask (count ≤ 8).
+// Lanes 0 ..< count of a mask: none for count ≤ 0, all for count ≥ 8.
 __attribute__((target("avx2,fma"), always_inline)) static inline __m256i first_lanes(ptrdiff_t count) {
     static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    return _mm256_loadu_si256((const __m256i *)(lanes + 8 - count));
+    return _mm256_loadu_si256((const __m256i *)(lanes + 8 - (count < 0 ? 0 : count > 8 ? 8 : count)));
+}
+
+// The first `count` (≤ 8) floats at `values`, zeros in the lanes past them.
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 load_first(
+    const float *values, ptrdiff_t count) {
+    return count >= 8 ? _mm256_loadu_ps(values) : _mm256_maskload_ps(values, first_lanes(count));
+}
+
+// Lanes 0 ..< count (≤ 8) of `vector` stored at `values`.
+__attribute__((target("avx2,fma"), always_inline)) static inline void store_first(
+    float *values, ptrdiff_t count, __m256 vector) {
+    if (count >= 8) {
+        _mm256_storeu_ps(values, vector);
+    } else {
+        _mm256_maskstore_ps(values, first_lanes(count), vector);
+    }
 }
 
 // The lanes of `vector` added up, and those of `other`: (Σ vector, Σ other).

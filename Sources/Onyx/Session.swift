@@ -50,8 +50,8 @@ public final class Session: Sendable {
     public let graph: Graph
     private let plan: Plan
     private let options: SessionOptions
-    /// The graph's inputs by name, and those a caller must supply: looked up on every run, so built once.
-    private let declaredInputs: [String: ValueInfo]
+    /// The graph's input names, and the inputs a caller must supply: looked up on every run, so built once.
+    private let declaredInputs: Set<String>
     private let requiredInputs: [ValueInfo]
 
     /// Loads the `.onnx` file at `path` and plans it.
@@ -75,7 +75,7 @@ public final class Session: Sendable {
             try Plan(graph: graph, registry: options.registry, logger: options.logger)
         }
         self.graph = graph
-        declaredInputs = Dictionary(graph.inputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        declaredInputs = Set(graph.inputs.map(\.name))
         requiredInputs = graph.requiredInputs
     }
 
@@ -171,7 +171,7 @@ public final class Session: Sendable {
 
     private func validate(_ feeds: [String: Value]) throws {
         // The first unknown name in sorted order, so that the error is the same from run to run.
-        if let name = feeds.keys.filter({ declaredInputs[$0] == nil }).min() {
+        if let name = feeds.keys.filter({ !declaredInputs.contains($0) }).min() {
             throw RuntimeError.unknownInput(name, expected: requiredInputs.map(\.name))
         }
         for input in requiredInputs {

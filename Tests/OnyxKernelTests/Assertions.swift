@@ -24,7 +24,9 @@ func assertClose(
     }
     if let index = expected.indices.first(where: { index in
         let (got, want) = (actual[index], expected[index])
-        return !(got == want) && !(got.isNaN && want.isNaN) && !(abs(got - want) <= tolerance * max(1, abs(want)))
+        // Infinities match only themselves: against one, |got − want| ≤ tolerance · ∞ would pass any value.
+        return !(got == want) && !(got.isNaN && want.isNaN)
+            && !(got.isFinite && want.isFinite && abs(got - want) <= tolerance * max(1, abs(want)))
     }) {
         let message =
             expected.count > 64

@@ -149,5 +149,4 @@ final class ImagingTests: XCTestCase {
     private func floats(_ values: [Float], _ shape: [Int]) -> Tensor {
         Tensor(shape: shape, elements: values)
     }
-
 }

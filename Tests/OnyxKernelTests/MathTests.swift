@@ -30,7 +30,6 @@ final class MathTests: XCTestCase {
         Tensor(shape: shape ?? [values.count], elements: values)
     }
 
-
     private func assertThrows(_ body: @autoclosure () throws -> Tensor, containing text: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
             XCTAssertTrue("\(error)".contains(text), "\(error) does not mention \(text)", file: file, line: line)

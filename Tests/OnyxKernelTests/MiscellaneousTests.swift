@@ -471,5 +471,4 @@ final class MiscellaneousTests: XCTestCase {
     private func doubles(_ values: [Double]) -> Tensor {
         Tensor(shape: [values.count], elements: values)
     }
-
 }

@@ -204,5 +204,4 @@ final class RecurrentTests: XCTestCase {
     private func floats(_ values: [Float], _ shape: [Int]) -> Tensor {
         Tensor(shape: shape, elements: values)
     }
-
 }

@@ -68,13 +68,13 @@ int onyx_gn_coefficients_f32(
     ptrdiff_t rows, const double *scale, const double *bias, float epsilon, float *factors, float *shifts);
 
 /// GroupNormalization's channels-last kernel for one sample small enough to stay in L1 (AVX2, FMA): `rows` rows of
-/// `width` (at least 8) channels, `channelsPerGroup` (at most 512) a group. Writes the channels' float sums and
-/// sums of squares to `sums` and `squares` and their coefficients to `factors` and `shifts` (as
-/// ``onyx_gn_coefficients_f32``), then the sample normalised into `y`, which must not overlap `x`. Returns 1, with
-/// `y` not written, when some group's sums would cancel; else 0.
+/// `width` channels, `channelsPerGroup` (at most 512) a group: summed, its coefficients computed as in
+/// ``onyx_gn_coefficients_f32``, then normalised into `y`, which must not overlap `x`. `workspace` holds 4 · width
+/// floats of scratch. Returns 1, with `y` not written, when some group's sums would cancel or the sample is not one
+/// this kernel takes (fewer than 8 channels); else 0.
 int onyx_gn_sample_f32(
     const float *x, float *y, ptrdiff_t rows, ptrdiff_t width, ptrdiff_t channelsPerGroup, const double *scale,
-    const double *bias, float epsilon, float *sums, float *squares, float *factors, float *shifts);
+    const double *bias, float epsilon, float *workspace);
 
 #endif
 #endif

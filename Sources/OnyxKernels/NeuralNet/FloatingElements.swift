@@ -56,10 +56,11 @@ extension NeuralNet {
 }
 
 extension Tensor {
-    /// Throws unless the element type is float, double, float16 or bfloat16. `role` names the input.
-    func requireNetFloat(_ role: String) throws {
+    /// Throws unless the element type is float, double, float16 or bfloat16. `role` names the input (built only for
+    /// the error, since kernels check on every run).
+    func requireNetFloat(_ role: @autoclosure () -> String) throws {
         guard NeuralNet.floatingTypes.contains(dataType) else {
-            throw KernelError.invalidInput("\(role) must be float, double, float16 or bfloat16, got \(dataType)")
+            throw KernelError.invalidInput("\(role()) must be float, double, float16 or bfloat16, got \(dataType)")
         }
     }
 

@@ -171,7 +171,8 @@ struct GroupNormalizationLayout {
 
     /// The largest item whose normalisation the Swift loops interleave with the next batch's statistics: three
     /// such batches (this one read, the next one read, this one written) fit L2. Also the largest item whose sums
-    /// the AVX2 loops keep in float (16 lanes of a few thousand values at most).
+    /// the AVX2 loops keep in float: channels-first 16 lanes of at most 1,024 values each, channels-last a channel's
+    /// sum over at most 16,384 rows (one channel a sample), which the cancellation test does not cover.
     static let interleavedItemValues = 16384
 
     /// The most channels a group may have for COnyxSIMD's channels-last coefficients, whose C loop folds groups

@@ -55,37 +55,37 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
         let batchItems = max(1, GroupNormalizationLayout.batchValues(interleaved: interleaved) / itemValues)
         let statistics = BatchStatistics<T>(layout, items: min(batchItems, items.count), pieces: 1)
         let scratch = Scratch<T>(layout)
+        // Items of up to 64 KB with the AVX2 loops: float sums (channels-first in 16 lanes per group, channels-last
+        // one sum per channel over the item's rows) go to vectorised moments or coefficients, and only a batch whose
+        // sums would cancel has its moments taken exactly.
+        let floatSums =
+            vectorizedSteps && itemValues <= GroupNormalizationLayout.interleavedItemValues
+            && (!layout.channelsLast || layout.channelsPerGroup <= GroupNormalizationLayout.vectorizedChannelsPerGroup)
+        if floatSums && !layout.channelsLast {
+            runItemBatches(items, batchItems: batchItems, statistics, scratch)
+            return
+        }
         // Positions of one interleaved step: a block of rows channels-last; channels-first a chunk, four times
         // longer for the AVX2 loop, whose 16 float lanes stay accurate over it and whose calls then cost less.
         let span =
             layout.channelsLast
             ? layout.blockRows : GroupNormalizationLayout.chunkLength * (vectorizedSteps ? 4 : 1)
         let chunksPerItem = (layout.itemLength + span - 1) / span
-        // Items of up to 64 KB with the AVX2 loops: each group's float sums (in 16 lanes) go to vectorised moments
-        // or coefficients, and only a batch whose sums would cancel has its moments taken exactly.
-        let floatSums =
-            vectorizedSteps && itemValues <= GroupNormalizationLayout.interleavedItemValues
-            && (!layout.channelsLast || layout.channelsPerGroup <= GroupNormalizationLayout.vectorizedChannelsPerGroup)
         func batch(from first: Int) -> Range<Int> { first..<min(items.upperBound, first + batchItems) }
-        func sumStatistics(of batch: Range<Int>) { sumMoments(of: batch, statistics, scratch) }
-
-        if floatSums && !layout.channelsLast {
-            runItemBatches(items, batchItems: batchItems, statistics, scratch)
-            return
-        }
         var current = batch(from: items.lowerBound)
         if floatSums {
             for index in 0..<current.count {
-                sumRows(
-                    of: current.lowerBound + index, into: statistics.floatSums + index * layout.channels,
+                rowsStep(
+                    rows: layout.spatial, normalizing: nil, summing: (current.lowerBound + index) * itemValues,
+                    into: statistics.floatSums + index * layout.channels,
                     squares: statistics.floatSquares + index * layout.channels)
             }
         } else {
-            sumStatistics(of: current)
+            sumMoments(of: current, statistics, scratch)
         }
         while !current.isEmpty {
             if !floatSums || !vectorizedCoefficients(of: current, statistics) {
-                if floatSums { sumStatistics(of: current) }
+                if floatSums { sumMoments(of: current, statistics, scratch) }
                 coefficients(of: current, pieces: 1, statistics)
             }
             let next = batch(from: current.upperBound)
@@ -99,9 +99,10 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
                     continue
                 }
                 if floatSums {
-                    normalizeRows(
-                        item, factors: factors, shifts: shifts, summing: nextItem,
-                        into: statistics.floatSums + index * layout.channels,
+                    rowsStep(
+                        rows: layout.spatial,
+                        normalizing: (item * itemValues, UnsafePointer(factors), UnsafePointer(shifts)),
+                        summing: nextItem * itemValues, into: statistics.floatSums + index * layout.channels,
                         squares: statistics.floatSquares + index * layout.channels)
                     continue
                 }
@@ -124,7 +125,7 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
                     }
                 }
             }
-            if !interleaved { sumStatistics(of: next) }
+            if !interleaved { sumMoments(of: next, statistics, scratch) }
             current = next
         }
     }
@@ -276,9 +277,9 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
             let block = widened(at: (sample * layout.spatial + start) * channels, count: count * channels, scratch)
             #if arch(x86_64)
                 if vectorizedSteps {
-                    onyx_gn_rows_normalize_and_sum_f32(
-                        nil, nil, floats(block), count, channels, nil, nil, floats(scratch.sums),
-                        floats(scratch.squares))
+                    rowsStep(
+                        rows: count, normalizing: nil, summing: (sample * layout.spatial + start) * channels,
+                        into: floats(scratch.sums), squares: floats(scratch.squares))
                     addGroupMoments(of: block, rows: count, to: slots, scratch)
                     continue
                 }
@@ -392,11 +393,8 @@ struct GroupNormalizationPass<Element: NormalizedElement, T: NetFloat>: Sendable
                 let offset = (item * layout.spatial + start) * channels
                 #if arch(x86_64)
                     if vectorizedSteps {
-                        let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: T.self)
-                        onyx_gn_rows_normalize_and_sum_f32(
-                            inputFloats(at: offset), floats(target), nil, rows, channels,
-                            floats(factors), floats(shifts), nil, nil)
-                        if parameters.silu { applySiLU(target, count: rows * channels) }
+                        rowsStep(
+                            rows: rows, normalizing: (offset, factors, shifts), summing: nil, into: nil, squares: nil)
                         continue
                     }
                 #endif

@@ -10,7 +10,7 @@ extension GroupNormalizationPass {
     func normalizeShortItems(_ items: Range<Int>) {
         #if arch(x86_64)
             let offset = items.lowerBound * layout.itemValues
-            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            let target = outputFloats(at: offset)
             parameters.withScaleAndBias { scale, bias in
                 onyx_gn_short_items_f32(
                     inputFloats(at: offset), target, items.count, layout.itemLength, layout.spatial,
@@ -22,18 +22,16 @@ extension GroupNormalizationPass {
     }
 
     /// Channels-last samples that fit L1 (``GroupNormalizationLayout/sampleFitsL1``): sums and normalises `sample`
-    /// in one call of COnyxSIMD, whose per-channel sums, squares, factors and shifts go to `workspace`
-    /// (``sampleWorkspaceFloats`` of them); false, with nothing written, when some group's float sums would cancel.
+    /// in one call of COnyxSIMD, which works in `workspace` (``sampleWorkspaceFloats`` Floats); false, with nothing
+    /// written, when some group's float sums would cancel.
     func normalizeSample(_ sample: Int, workspace: UnsafeMutablePointer<Float>) -> Bool {
         #if arch(x86_64)
             let offset = sample * layout.itemValues
-            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
-            let channels = layout.channels
+            let target = outputFloats(at: offset)
             let normalized = parameters.withScaleAndBias { scale, bias in
                 onyx_gn_sample_f32(
-                    inputFloats(at: offset), target, layout.spatial, channels, layout.channelsPerGroup,
-                    scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), workspace, workspace + channels,
-                    workspace + 2 * channels, workspace + 3 * channels) == 0
+                    inputFloats(at: offset), target, layout.spatial, layout.channels, layout.channelsPerGroup,
+                    scale.baseAddress, bias.baseAddress, Float(parameters.epsilon), workspace) == 0
             }
             if normalized && parameters.silu { applySiLU(target, count: layout.itemValues) }
             return normalized
@@ -51,7 +49,7 @@ extension GroupNormalizationPass {
     func normalizeItems(_ batch: Range<Int>, summing nextBatch: Range<Int>, _ statistics: BatchStatistics<T>) {
         #if arch(x86_64)
             let (offset, nextOffset) = (batch.lowerBound * layout.itemValues, nextBatch.lowerBound * layout.itemValues)
-            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            let target = outputFloats(at: offset)
             parameters.withScaleAndBias { scale, bias in
                 onyx_gn_items_normalize_and_sum_f32(
                     inputFloats(at: offset), target, batch.count, inputFloats(at: nextOffset), nextBatch.count,
@@ -76,29 +74,20 @@ extension GroupNormalizationPass {
         #endif
     }
 
-    /// Channels-last with float sums: normalises the whole of `sample` and writes the float sums and sums of
-    /// squares of each channel of `nextSample` to `sums` and `squares`, in one pass of COnyxSIMD's loop.
-    func normalizeRows(
-        _ sample: Int, factors: UnsafePointer<T>, shifts: UnsafePointer<T>, summing nextSample: Int,
-        into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>
+    /// Channels-last: one pass of COnyxSIMD's rows loop over `rows` rows. With `normalizing`, normalises the rows
+    /// from that value offset of the input into the output (then SiLU); with `summing`, writes the float sums and
+    /// sums of squares of each channel over the rows from that value offset to `sums` and `squares`.
+    func rowsStep(
+        rows: Int, normalizing: (offset: Int, factors: UnsafePointer<T>, shifts: UnsafePointer<T>)?,
+        summing nextOffset: Int?, into sums: UnsafeMutablePointer<Float>?, squares: UnsafeMutablePointer<Float>?
     ) {
         #if arch(x86_64)
-            let offset = sample * layout.itemValues
-            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            let target = normalizing.map { outputFloats(at: $0.offset) }
             onyx_gn_rows_normalize_and_sum_f32(
-                inputFloats(at: offset), target, inputFloats(at: nextSample * layout.itemValues), layout.spatial,
-                layout.channels, floats(factors), floats(shifts), sums, squares)
-            if parameters.silu { applySiLU(target, count: layout.itemValues) }
-        #endif
-    }
-
-    /// Channels-last with float sums: writes the float sums and sums of squares of each channel of `sample` to
-    /// `sums` and `squares`.
-    func sumRows(of sample: Int, into sums: UnsafeMutablePointer<Float>, squares: UnsafeMutablePointer<Float>) {
-        #if arch(x86_64)
-            onyx_gn_rows_normalize_and_sum_f32(
-                nil, nil, inputFloats(at: sample * layout.itemValues), layout.spatial, layout.channels, nil, nil, sums,
+                normalizing.map { inputFloats(at: $0.offset) }, target, nextOffset.map(inputFloats(at:)), rows,
+                layout.channels, normalizing.map { floats($0.factors) }, normalizing.map { floats($0.shifts) }, sums,
                 squares)
+            if let target, parameters.silu { applySiLU(target, count: rows * layout.channels) }
         #endif
     }
 
@@ -132,7 +121,7 @@ extension GroupNormalizationPass {
     ) {
         #if arch(x86_64)
             let (offset, nextOffset) = (item * layout.itemLength, nextItem * layout.itemLength)
-            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
+            let target = outputFloats(at: offset)
             var (sum, squares): (Float, Float) = (0, 0)
             onyx_gn_normalize_and_sum_f32(
                 inputFloats(at: offset), target, inputFloats(at: nextOffset), positions.lowerBound, positions.count,
@@ -150,18 +139,13 @@ extension GroupNormalizationPass {
         _ sample: Int, at rows: Range<Int>, _ scratch: Scratch<T>, factors: UnsafePointer<T>,
         shifts: UnsafePointer<T>, addingMomentsOf nextSample: Int, to slots: UnsafeMutablePointer<Moments>
     ) {
-        #if arch(x86_64)
-            let channels = layout.channels
-            let offset = (sample * layout.spatial + rows.lowerBound) * channels
-            let nextOffset = (nextSample * layout.spatial + rows.lowerBound) * channels
-            let nextBlock = UnsafeRawPointer(input.base + nextOffset).assumingMemoryBound(to: T.self)
-            let target = UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: T.self)
-            onyx_gn_rows_normalize_and_sum_f32(
-                inputFloats(at: offset), floats(target), floats(nextBlock), rows.count, channels, floats(factors),
-                floats(shifts), floats(scratch.sums), floats(scratch.squares))
-            if parameters.silu { applySiLU(target, count: rows.count * channels) }
-            addGroupMoments(of: nextBlock, rows: rows.count, to: slots, scratch)
-        #endif
+        let nextOffset = (nextSample * layout.spatial + rows.lowerBound) * layout.channels
+        rowsStep(
+            rows: rows.count,
+            normalizing: ((sample * layout.spatial + rows.lowerBound) * layout.channels, factors, shifts),
+            summing: nextOffset, into: floats(scratch.sums), squares: floats(scratch.squares))
+        let nextBlock = UnsafeRawPointer(input.base + nextOffset).assumingMemoryBound(to: T.self)
+        addGroupMoments(of: nextBlock, rows: rows.count, to: slots, scratch)
     }
 
     /// `pointer` as the Float pointer it is when ``vectorizedSteps``.
@@ -179,5 +163,11 @@ extension GroupNormalizationPass {
     @inline(__always)
     func inputFloats(at offset: Int) -> UnsafePointer<Float> {
         UnsafeRawPointer(input.base + offset).assumingMemoryBound(to: Float.self)
+    }
+
+    /// The output from `offset` on, as the Float values it holds when ``vectorizedSteps``.
+    @inline(__always)
+    func outputFloats(at offset: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(output.base + offset).assumingMemoryBound(to: Float.self)
     }
 }
